@@ -1,0 +1,108 @@
+"""Which extensions a server offers (contract: capabilities).
+
+Asked once per base URL and cached for a day. A 404 means "documented calls only", as
+against Makini today: commands then use a documented call where one covers the operation,
+and otherwise fail naming the missing capability.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from makini_cli.api import paths
+from makini_cli.api.client import ApiClient
+from makini_cli.errors import CapabilityMissingError, CliError
+
+CACHE_TTL_S = 24 * 3600.0
+
+
+class Capabilities:
+    def __init__(
+        self,
+        client: ApiClient,
+        cache_key: str,
+        cache_file: Path | None,
+        *,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.cache_key = cache_key
+        self.cache_file = cache_file
+        self.wall = wall
+        self._extensions: frozenset[str] | None = None
+
+    def extensions(self) -> frozenset[str]:
+        if self._extensions is None:
+            cached = self._read_cache()
+            self._extensions = cached if cached is not None else self._fetch()
+        return self._extensions
+
+    def has(self, name: str) -> bool:
+        return name in self.extensions()
+
+    def require(self, name: str, operation: str) -> None:
+        if not self.has(name):
+            raise CapabilityMissingError(
+                f"{operation} needs the server capability {name!r}, which "
+                f"{self.client.display_url} does not offer",
+                code="CAPABILITY_MISSING",
+                hint="this server speaks Makini's documented API only; use the Makini "
+                "dashboard for this, or point --base-url at a server with the extension",
+            )
+
+    def _fetch(self) -> frozenset[str]:
+        try:
+            resp = self.client.get(paths.CAPABILITIES)
+        except CliError as exc:
+            if exc.http_status == 404:
+                found: frozenset[str] = frozenset()
+                self._write_cache(found)
+                return found
+            raise
+        data = resp.data if isinstance(resp.data, dict) else {}
+        raw = data.get("extensions", [])
+        found = frozenset(str(x) for x in raw) if isinstance(raw, list) else frozenset()
+        self._write_cache(found)
+        return found
+
+    def _read_cache(self) -> frozenset[str] | None:
+        if self.cache_file is None or _is_local(self.client.base_url):
+            return None
+        try:
+            doc = json.loads(self.cache_file.read_text("utf-8"))
+            entry = doc[self.cache_key]
+            if self.wall() - float(entry["at"]) > CACHE_TTL_S:
+                return None
+            return frozenset(str(x) for x in entry["extensions"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _write_cache(self, found: frozenset[str]) -> None:
+        if self.cache_file is None or _is_local(self.client.base_url):
+            return
+        from makini_cli.config.files import locked, write_private
+
+        try:
+            with locked(self.cache_file.with_suffix(".lock")):
+                try:
+                    doc = json.loads(self.cache_file.read_text("utf-8"))
+                    if not isinstance(doc, dict):
+                        doc = {}
+                except (OSError, ValueError):
+                    doc = {}
+                doc[self.cache_key] = {"at": self.wall(), "extensions": sorted(found)}
+                write_private(self.cache_file, json.dumps(doc, indent=1).encode())
+        except (OSError, CliError):
+            pass  # a cache we cannot write only costs one request next time
+
+
+def _is_local(base_url: str) -> bool:
+    """A local server (the sandbox) may restart with other flags at any moment: ask it
+    every run rather than trust a day-old answer."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(base_url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")

@@ -1,0 +1,52 @@
+"""Every API path in one place.
+
+Paths marked (ext) are this project's extensions (contract, top): when Makini publishes
+its own endpoints for these operations, remap them here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+TOKEN = "/link/token"
+
+# documented (admin token)
+CLIENT = "/api/system/client"
+PLATFORMS = "/api/system/platforms"
+CONNECTIONS = "/api/system/connections"
+
+# (ext) admin token
+CAPABILITIES = "/api/system/capabilities"
+ACCOUNT = "/api/system/account"
+
+# documented (connection token)
+INTEGRATION_CURRENT = "/api/integrations/current"
+INTEGRATION_SYNC = "/api/integrations/sync"
+INTEGRATION_SYNC_STATUS = "/api/integrations/sync/status"
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def connection(key: str) -> str:
+    """GET is (ext); DELETE is documented."""
+    return f"{CONNECTIONS}/{_seg(key)}"
+
+
+def connection_metadata(key: str) -> str:
+    return f"{CONNECTIONS}/{_seg(key)}/metadata"
+
+
+def connection_token(key: str) -> str:
+    return f"{CONNECTIONS}/{_seg(key)}/token"
+
+
+def connection_status(key: str) -> str:
+    """(ext)"""
+    return f"{CONNECTIONS}/{_seg(key)}/status"
+
+
+def sandbox_control(name: str) -> str:
+    """The bundled sandbox's own control routes; never sent to Makini."""
+    return f"/sandbox/{name}"

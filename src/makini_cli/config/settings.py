@@ -1,0 +1,195 @@
+"""Resolve every setting from flag > environment > profile > default, remembering where
+each value came from (`config list --show-origin`, `auth status`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from makini_cli.config.store import (
+    BUILTIN_SANDBOX,
+    DEFAULT_BASE_URL,
+    SANDBOX_BASE_URL,
+    ConfigStore,
+)
+from makini_cli.errors import ConfigError, UsageError
+
+OUTPUT_MODES = ("table", "json", "jsonl", "csv")
+COLOR_MODES = ("auto", "always", "never")
+
+#: setting name → environment variable
+ENV_VARS: dict[str, str] = {
+    "profile": "MAKINI_PROFILE",
+    "base_url": "MAKINI_BASE_URL",
+    "output": "MAKINI_OUTPUT",
+    "timeout": "MAKINI_HTTP_TIMEOUT",
+    "max_retries": "MAKINI_MAX_RETRIES",
+    "debug": "MAKINI_DEBUG",
+    "no_input": "MAKINI_NO_INPUT",
+    "client_id": "MAKINI_CLIENT_ID",
+}
+
+DEFAULTS: dict[str, Any] = {
+    "output": None,  # decided by the command: table on a TTY, json/jsonl when piped
+    "color": "auto",
+    "timeout": 30.0,
+    "max_retries": 4,
+    "debug": False,
+    "no_input": False,
+    "quiet": False,
+    "client_id": None,
+}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    value: Any
+    origin: str  # "flag", "env MAKINI_X", "profile NAME", "default", "built-in"
+
+
+@dataclass
+class Settings:
+    profile: Resolved
+    values: dict[str, Resolved] = field(default_factory=dict)
+    profile_exists: bool = True
+    #: True when no flag, variable or config chose a profile, base URL or credentials:
+    #: the run falls back to the bundled sandbox and says so.
+    implicit_sandbox: bool = False
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key].value
+
+    def origin(self, key: str) -> str:
+        return self.values[key].origin
+
+    @property
+    def profile_name(self) -> str:
+        return str(self.profile.value)
+
+    @property
+    def base_url(self) -> str:
+        return str(self.values["base_url"].value)
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.base_url == SANDBOX_BASE_URL
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+def coerce(key: str, raw: Any, source: str) -> Any:
+    """Check and convert one value; `source` names where it came from for the message."""
+    try:
+        if key == "output":
+            value = str(raw).lower()
+            if value not in OUTPUT_MODES:
+                raise ValueError(f"must be one of {', '.join(OUTPUT_MODES)}")
+            return value
+        if key == "color":
+            value = str(raw).lower()
+            if value not in COLOR_MODES:
+                raise ValueError(f"must be one of {', '.join(COLOR_MODES)}")
+            return value
+        if key == "timeout":
+            number = float(raw)
+            if not 0 < number <= 3600:
+                raise ValueError("must be a number of seconds between 0 and 3600")
+            return number
+        if key == "max_retries":
+            count = int(raw)
+            if not 0 <= count <= 20:
+                raise ValueError("must be a whole number from 0 to 20")
+            return count
+        if key in ("debug", "no_input", "quiet"):
+            return raw if isinstance(raw, bool) else _truthy(str(raw))
+        if key == "base_url":
+            url = str(raw).strip().rstrip("/")
+            if url != SANDBOX_BASE_URL and not url.startswith(("http://", "https://")):
+                raise ValueError("must start with http:// or https://, or be `sandbox`")
+            return url
+        return raw
+    except (TypeError, ValueError) as exc:
+        error = UsageError if source == "flag" else ConfigError
+        raise error(
+            f"invalid {key} {raw!r} from {source}: {exc}",
+            hint=f"fix the value of {key} ({source})",
+        ) from exc
+
+
+def resolve(
+    flags: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    store: ConfigStore | None = None,
+) -> Settings:
+    """`flags` holds only the flags the user gave (None means not given)."""
+    env = os.environ if env is None else env
+    store = store or ConfigStore()
+    doc = store.load()
+    profiles: dict[str, dict[str, Any]] = doc.get("profiles", {})
+
+    if flags.get("profile"):
+        profile = Resolved(flags["profile"], "flag")
+    elif env.get("MAKINI_PROFILE"):
+        profile = Resolved(env["MAKINI_PROFILE"], "env MAKINI_PROFILE")
+    elif doc.get("active_profile"):
+        profile = Resolved(doc["active_profile"], f"config {store.path}")
+    else:
+        profile = Resolved(BUILTIN_SANDBOX, "default")
+
+    name = str(profile.value)
+    exists = name in profiles or name == BUILTIN_SANDBOX
+    if not exists:
+        raise ConfigError(
+            f"profile {name!r} does not exist (chosen by {profile.origin})",
+            hint="run `makini profile list`, or create it with `makini profile create "
+            f"{name} --base-url URL`",
+        )
+    section = profiles.get(name, {})
+    builtin_defaults: dict[str, Any] = (
+        {"base_url": SANDBOX_BASE_URL}
+        if name == BUILTIN_SANDBOX
+        else {"base_url": DEFAULT_BASE_URL}
+    )
+
+    values: dict[str, Resolved] = {}
+    keys = set(DEFAULTS) | {"base_url"}
+    for key in sorted(keys):
+        env_name = ENV_VARS.get(key)
+        if flags.get(key) is not None:
+            values[key] = Resolved(coerce(key, flags[key], "flag"), "flag")
+        elif env_name and env.get(env_name, "") != "":
+            origin = f"env {env_name}"
+            values[key] = Resolved(coerce(key, env[env_name], origin), origin)
+        elif key in section:
+            origin = f"profile {name}"
+            values[key] = Resolved(coerce(key, section[key], origin), origin)
+        elif key in builtin_defaults:
+            values[key] = Resolved(
+                builtin_defaults[key], "built-in" if name == BUILTIN_SANDBOX else "default"
+            )
+        else:
+            values[key] = Resolved(DEFAULTS[key], "default")
+
+    # NO_COLOR / FORCE_COLOR are conventions every tool honours; an explicit flag still wins.
+    if values["color"].origin == "default":
+        if env.get("NO_COLOR"):
+            values["color"] = Resolved("never", "env NO_COLOR")
+        elif env.get("FORCE_COLOR"):
+            values["color"] = Resolved("always", "env FORCE_COLOR")
+    # CI systems set CI; a pipeline must never stop for a prompt.
+    if values["no_input"].origin == "default" and env.get("CI", "") not in ("", "0", "false"):
+        values["no_input"] = Resolved(True, "env CI")
+
+    credentials_in_env = bool(env.get("MAKINI_TOKEN") or env.get("MAKINI_CLIENT_ID"))
+    implicit = (
+        profile.origin == "default"
+        and values["base_url"].origin in ("built-in", "default")
+        and not credentials_in_env
+    )
+    return Settings(
+        profile=profile, values=values, profile_exists=exists, implicit_sandbox=implicit
+    )
