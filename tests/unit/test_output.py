@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 from makini_cli.errors import CliError, ExitCode
 from makini_cli.output.messages import Messages, format_error
 from makini_cli.output.render import Column, Renderer
 
-ITEMS = [
+ITEMS: list[dict[str, Any]] = [
     {"key": "1", "name": "Plant [bold]A[/bold]", "tags": ["x"], "extra": None},
     {"key": "2", "name": "Evil\x1b[31m\x07name", "tags": [], "extra": {"a": 1}},
 ]

@@ -40,7 +40,7 @@ def set_(ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument()
 
     c = app_ctx(ctx)
     _check_key(key)
-    checked = coerce(key, value, "the command line")
+    checked = coerce(key, value, "argument")
     profile = c.settings.profile_name
 
     def change(doc: dict[str, Any]) -> None:

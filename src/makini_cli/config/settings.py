@@ -113,7 +113,7 @@ def coerce(key: str, raw: Any, source: str) -> Any:
             return url
         return raw
     except (TypeError, ValueError) as exc:
-        error = UsageError if source == "flag" else ConfigError
+        error = UsageError if source in ("flag", "argument") else ConfigError
         raise error(
             f"invalid {key} {raw!r} from {source}: {exc}",
             hint=f"fix the value of {key} ({source})",

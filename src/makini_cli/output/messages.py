@@ -52,7 +52,7 @@ class Messages:
 
 def format_error(err: CliError, paint: object = None) -> str:
     """One line: what went wrong, the API's code, what to do next, the request id last."""
-    text = clean(err.message)
+    text = clean(err.message).rstrip(".")
     if err.http_status is not None or err.code not in ("ERROR", err.default_code):
         text += f" [{err.code}]"
     if err.hint:
