@@ -22,7 +22,8 @@ app = typer.Typer(
     name="makini",
     help="Administer Makini connections, syncs and webhooks; try it all on the bundled sandbox.",
     no_args_is_help=True,
-    add_completion=False,
+    # Registers Typer's shell completion (and --install-completion / --show-completion).
+    add_completion=True,
     # Plain help keeps `makini --help` from importing Rich; locals can hold tokens.
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
