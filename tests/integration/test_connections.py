@@ -155,3 +155,19 @@ def test_usage_errors_are_exit_2(shared_sandbox: Served) -> None:
     assert "--bogus" in result.stderr and "--help" in result.stderr
     assert run("connections", "list", "--limit", "0", env=shared_sandbox.env).code == 2
     assert run("-o", "yaml", "connections", "list", env=shared_sandbox.env).code == 2
+
+
+def test_idempotent_create_replays_and_a_reused_key_conflicts(sandbox: Served) -> None:
+    env = sandbox.env
+    args = ["connections", "create", "--name", "Press shop", "--email", "a@example.com",
+            "--platform", "upkeep", "--credentials-file", "-", "--idempotency-key", "op-42"]
+    first = run(*args, input='{"api_token": "t1"}', env=env)
+    assert first.code == 0, first
+    again = run(*args, input='{"api_token": "t1"}', env=env)
+    assert again.code == 0, again
+    assert again.json()["key"] == first.json()["key"]
+    names = [r["name"] for r in run("connections", "list", env=env).jsonl()]
+    assert names.count("Press shop") == 1
+    different = run(*args, input='{"api_token": "t2"}', env=env)
+    assert different.code == 7, different
+    assert "IDEMPOTENCY_KEY_REUSED" in different.stderr
