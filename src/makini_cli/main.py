@@ -15,20 +15,14 @@ import typer
 
 from makini_cli import __version__
 from makini_cli.commands import register
+from makini_cli.commands._common import new_app
 from makini_cli.context import AppContext
 from makini_cli.errors import CliError, ExitCode
 
-app = typer.Typer(
+app = new_app(
+    "Administer Makini connections, syncs and webhooks; try it all on the bundled sandbox.",
     name="makini",
-    help="Administer Makini connections, syncs and webhooks; try it all on the bundled sandbox.",
-    no_args_is_help=True,
-    # Registers Typer's shell completion (and --install-completion / --show-completion).
-    add_completion=True,
-    # Plain help keeps `makini --help` from importing Rich; locals can hold tokens.
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    completion=True,
 )
 
 #: Global options: name → takes a value. They work before and after the sub-command.

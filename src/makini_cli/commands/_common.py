@@ -22,13 +22,17 @@ def app_ctx(ctx: typer.Context) -> AppContext:
     return obj
 
 
-def new_app(help_text: str, **kwargs: object) -> typer.Typer:
+def new_app(help_text: str, *, name: str | None = None, completion: bool = False) -> typer.Typer:
+    """Every Typer app of makini is built here, so they all behave alike."""
     return typer.Typer(
+        name=name,
         help=help_text,
         no_args_is_help=True,
-        add_completion=False,
+        # Only the root registers Typer's shell completion (and its --install-completion).
+        add_completion=completion,
+        # Plain help keeps `--help` from importing Rich; locals can hold tokens.
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
+        pretty_exceptions_show_locals=False,
         context_settings={"help_option_names": ["-h", "--help"]},
-        **kwargs,  # type: ignore[arg-type]
     )

@@ -63,6 +63,19 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def read_bytes_or_none(path: Path) -> bytes | None:
+    """The file's bytes, None if it does not exist, a ConfigError if it cannot be read."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {path}: {exc.strerror or exc}",
+            hint="check the file's permissions",
+        ) from exc
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Replace `path` with `data` atomically; the result is 0600 from its first byte."""
     ensure_private_dir(path.parent)

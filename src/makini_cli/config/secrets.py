@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from makini_cli.config import paths
-from makini_cli.config.files import locked, write_private
+from makini_cli.config.files import locked, read_bytes_or_none, write_private
 from makini_cli.errors import ConfigError
 
 SERVICE = "makini-cli"
@@ -108,18 +108,17 @@ class FileBackend:
         self.lock_path = self.path.parent / paths.LOCK_FILE_NAME
 
     def _read(self) -> dict[str, str]:
-        try:
-            raw = self.path.read_text("utf-8")
-        except FileNotFoundError:
+        raw = read_bytes_or_none(self.path)
+        if raw is None:
             return {}
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read {self.path}: {exc.strerror or exc}",
-                hint="check the file's permissions",
-            ) from exc
         try:
             data = json.loads(raw) if raw.strip() else {}
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            if isinstance(exc, UnicodeDecodeError):
+                raise ConfigError(
+                    f"{self.path} is not UTF-8 text",
+                    hint="remove the file and run `makini auth login` again",
+                ) from exc
             raise ConfigError(
                 f"{self.path}: invalid JSON at line {exc.lineno}: {exc.msg}",
                 hint="fix the file, or remove it and run `makini auth login` again",

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from makini_cli.config import paths
-from makini_cli.config.files import locked, write_private
+from makini_cli.config.files import locked, read_bytes_or_none, write_private
 from makini_cli.errors import ConfigError
 
 T = TypeVar("T")
@@ -60,15 +60,9 @@ class ConfigStore:
         self.lock_path = lock_path or self.path.parent / paths.LOCK_FILE_NAME
 
     def load(self) -> dict[str, Any]:
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
+        raw = read_bytes_or_none(self.path)
+        if raw is None:
             return {}
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read {self.path}: {exc.strerror or exc}",
-                hint="check the file's permissions",
-            ) from exc
         try:
             doc = tomllib.loads(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
