@@ -154,7 +154,8 @@ def test_corrupt_config_is_exit_3_naming_file_and_line_and_untouched() -> None:
     path = config_dir() / "config.toml"
     broken = 'active_profile = "x"\n\n[profiles.x\nbase_url = 1\n'
     path.write_text(broken)
-    for args in (["connections", "list"], ["profile", "create", "y"], ["config", "set", "output", "json"]):
+    for args in (["connections", "list"], ["profile", "create", "y"],
+                 ["config", "set", "output", "json"]):
         result = run(*args)
         assert result.code == 3, result
         assert str(path) in result.stderr and "line 3" in result.stderr

@@ -124,7 +124,7 @@ def test_ctrl_c_during_a_wait_exits_130_without_traceback(sandbox: Served) -> No
         line = proc.stderr.readline()
     assert "retrying in 30 s" in line
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=20)
+    _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130
     assert "Traceback" not in err and "interrupted" in err
 

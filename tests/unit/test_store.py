@@ -113,7 +113,8 @@ def test_hanging_keyring_falls_back_within_bound(tmp_path: Path) -> None:
 
     warnings: list[str] = []
     hanging = Hanging(timeout=0.2)
-    store = SecretStore(hanging, FileBackend(tmp_path / "c.json"), use_keyring=True, warn=warnings.append)
+    store = SecretStore(hanging, FileBackend(tmp_path / "c.json"), use_keyring=True,
+                        warn=warnings.append)
     store._keyring_checked = True
     store._keyring = hanging
     store.set("p:x", "v")

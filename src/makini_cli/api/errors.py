@@ -101,15 +101,15 @@ def parse_error_body(
         if isinstance(error, dict):
             code = str(error.get("code") or default_code)
             message = str(error.get("message") or f"HTTP {status}")
-            details = error.get("details") if isinstance(error.get("details"), dict) else {}
-            return code, message, details or {}
+            raw = error.get("details")
+            details: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            return code, message, details
         if isinstance(error, str):
             return default_code, error, {}
         if "message" in doc:
-            details: dict[str, Any] = {}
-            if isinstance(doc.get("errors"), dict):
-                details = {"fields": doc["errors"]}
-            return default_code, str(doc["message"]) or f"HTTP {status}", details
+            fields = doc.get("errors")
+            laravel: dict[str, Any] = {"fields": fields} if isinstance(fields, dict) else {}
+            return default_code, str(doc["message"]) or f"HTTP {status}", laravel
     return default_code, f"the server answered HTTP {status}", {}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -117,7 +118,7 @@ class ConnectionsAPI:
         for item in self.client.paginate(paths.connection_metadata(key)):
             yield MetadataItem.model_validate(item)
 
-    def set_metadata(self, key: str, items: dict[str, Any]) -> list[MetadataItem]:
+    def set_metadata(self, key: str, items: dict[str, Any]) -> builtins.list[MetadataItem]:
         body = [{"key": k, "value": v} for k, v in items.items()]
         resp = self.client.request(
             "POST",

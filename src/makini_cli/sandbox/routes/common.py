@@ -1,0 +1,87 @@
+"""What every router shares: the runtime, authentication and list parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+
+from makini_cli.sandbox import tokens
+from makini_cli.sandbox.errors import ApiError
+from makini_cli.sandbox.listing import DEFAULT_PER_PAGE, MAX_PER_PAGE, paginate
+from makini_cli.sandbox.middleware import bearer_token
+from makini_cli.sandbox.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+_WHERE = {
+    "admin": "/api/system/* and /sandbox/*",
+    "connection": "/api/integrations/*, /api/eam|erp|wms/*, /api/raw/* and /api/passthrough",
+}
+
+
+def _principal(request: Request, runtime: Runtime, audience: tokens.Audience) -> tokens.Principal:
+    with runtime.store.connection() as conn:
+        principal = tokens.authenticate(conn, runtime.now(), bearer_token(request.scope))
+    if principal.audience != audience:
+        raise ApiError(
+            403,
+            "PERMISSION_DENIED",
+            f"This call needs {'an admin' if audience == 'admin' else 'a connection'} token; "
+            f"{principal.audience} tokens are for {_WHERE[principal.audience]}.",
+            details={"required_token": audience, "given_token": principal.audience},
+        )
+    return principal
+
+
+def require_admin(request: Request, runtime: RuntimeDep) -> tokens.Principal:
+    return _principal(request, runtime, "admin")
+
+
+def require_connection(request: Request, runtime: RuntimeDep) -> tokens.Principal:
+    return _principal(request, runtime, "connection")
+
+
+AdminDep = Annotated[tokens.Principal, Depends(require_admin)]
+ConnectionDep = Annotated[tokens.Principal, Depends(require_connection)]
+
+
+def list_parameters(
+    page: Annotated[int, Query(ge=1, description="Page number, from 1.")] = 1,
+    per_page: Annotated[
+        int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page (at most 500).")
+    ] = DEFAULT_PER_PAGE,
+    filter_match: Annotated[
+        str | None,
+        Query(
+            alias="filterMatch",
+            description="Combine filters with AND (all) or OR (any).",
+            # Documented, not validated here: listing.paginate answers a bad value.
+            json_schema_extra={"enum": ["all", "any"]},
+        ),
+    ] = None,
+) -> None:
+    """Documents the list parameters; `listing.paginate` reads them (and filter[…], sort[…])."""
+
+
+def page_of(
+    request: Request,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    fields: Collection[str],
+    updated_field: str | None = None,
+) -> dict[str, Any]:
+    return paginate(
+        items,
+        request.query_params.multi_items(),
+        str(request.url),
+        fields=fields,
+        updated_field=updated_field,
+    )

@@ -1,0 +1,107 @@
+"""`/sandbox/*`: control of the sandbox itself (admin token). Not part of Makini's API.
+
+- `POST /sandbox/reset` restores the seed (admin tokens and the clock are kept).
+- `GET /sandbox/clock`; `POST /sandbox/clock` `{"advance_seconds": N, "speed": F}`
+  (either or both) jumps sandbox time forward and/or changes its speed.
+- `GET|POST|DELETE /sandbox/faults` lists, arms and clears injected faults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field, model_validator
+
+from makini_cli.sandbox import faults
+from makini_cli.sandbox.clock import MAX_SPEED, iso
+from makini_cli.sandbox.routes.common import AdminDep, RuntimeDep
+from makini_cli.sandbox.runtime import Runtime
+from makini_cli.sandbox.seed import SEED_CONNECTIONS
+
+
+class ClockChange(BaseModel):
+    advance_seconds: float | None = Field(
+        default=None, ge=0, le=10 * 365 * 86_400, description="Jump forward this far."
+    )
+    speed: float | None = Field(
+        default=None, gt=0, le=MAX_SPEED, description="Sandbox seconds per real second."
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> ClockChange:
+        if self.advance_seconds is None and self.speed is None:
+            raise ValueError("give advance_seconds, speed, or both")
+        return self
+
+
+class FaultSpec(BaseModel):
+    path_prefix: str = Field(min_length=1, examples=["/api/system/connections"])
+    method: str | None = Field(default=None, pattern="^[A-Za-z]+$")
+    status: int = Field(ge=400, le=599)
+    count: int = Field(default=1, ge=1, le=10_000)
+    body: faults.BodyKind = "envelope"
+    code: str | None = Field(
+        default=None, description="Error code in an envelope body (default: by status)."
+    )
+    retry_after: float | None = Field(
+        default=None,
+        ge=0,
+        le=86_400,
+        description="Real seconds for a Retry-After header; null: none.",
+    )
+
+
+def _clock_view(runtime: Runtime) -> dict[str, Any]:
+    now = runtime.now()
+    return {"data": {"now": iso(now), "unix": now, "speed": runtime.clock.speed}}
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/sandbox", tags=["sandbox control"])
+
+    @router.post("/reset", summary="Restore the seed data")
+    def reset(_: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+        runtime.reset()
+        return {"data": {"reset": True, "connections": len(SEED_CONNECTIONS)}}
+
+    @router.get("/clock", summary="The sandbox clock")
+    def get_clock(_: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+        return _clock_view(runtime)
+
+    @router.post("/clock", summary="Jump the clock forward and/or change its speed")
+    def change_clock(_: AdminDep, runtime: RuntimeDep, change: ClockChange) -> dict[str, Any]:
+        if change.speed is not None:
+            runtime.clock.set_speed(change.speed)
+        if change.advance_seconds:
+            runtime.clock.jump(change.advance_seconds)
+        return _clock_view(runtime)
+
+    @router.get("/faults", summary="Armed faults")
+    def list_faults(_: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
+        with runtime.store.connection() as conn:
+            return {"data": [fault.to_api() for fault in faults.list_faults(conn)]}
+
+    @router.post("/faults", summary="Arm a fault for the next matching requests", status_code=201)
+    def add_fault(_: AdminDep, runtime: RuntimeDep, spec: FaultSpec) -> dict[str, Any]:
+        with runtime.store.transaction() as conn:
+            fault = faults.add_fault(
+                conn,
+                runtime.now(),
+                path_prefix=spec.path_prefix,
+                method=spec.method,
+                status=spec.status,
+                count=spec.count,
+                body=spec.body,
+                code=spec.code,
+                retry_after=spec.retry_after,
+            )
+        return {"data": fault.to_api()}
+
+    @router.delete("/faults", summary="Clear every fault", status_code=204, response_class=Response)
+    def clear_faults(_: AdminDep, runtime: RuntimeDep) -> Response:
+        with runtime.store.transaction() as conn:
+            faults.clear_faults(conn)
+        return Response(status_code=204)
+
+    return router

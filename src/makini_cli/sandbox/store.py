@@ -1,0 +1,237 @@
+"""The sandbox's state: one SQLite file (`sandbox.db`) in WAL mode.
+
+Several threads (uvicorn's worker pool) and several processes (`makini sandbox serve`
+next to an embedded sandbox on the same data dir) may use one file at once. WAL lets
+readers run beside the writer; `busy_timeout` makes writers queue instead of failing;
+every write happens inside `BEGIN IMMEDIATE`, so a read-modify-write is never
+interleaved with another process's.
+
+Connections are pooled, each used by one thread at a time, and closed by `close()`.
+Migrations are numbered by their place in `MIGRATIONS` and recorded in
+`PRAGMA user_version`; a later issue appends, never edits, an entry.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+DB_FILENAME = "sandbox.db"
+BUSY_TIMEOUT_MS = 10_000
+_POOL_MAX_IDLE = 8
+
+# Times are stored as REAL Unix seconds on the sandbox clock; lists and objects as JSON.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: walking skeleton — account, connections, tokens and the HTTP plumbing tables.
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE client (
+        singleton        INTEGER PRIMARY KEY CHECK (singleton = 1),
+        id               TEXT NOT NULL,
+        name             TEXT NOT NULL,
+        logo_url         TEXT NOT NULL,
+        email            TEXT NOT NULL,
+        default_redirect TEXT NOT NULL,
+        redirects        TEXT NOT NULL
+    );
+    CREATE TABLE account (
+        singleton     INTEGER PRIMARY KEY CHECK (singleton = 1),
+        credits_total INTEGER NOT NULL
+    );
+    CREATE TABLE connections (
+        id                      INTEGER PRIMARY KEY AUTOINCREMENT,
+        key                     TEXT NOT NULL UNIQUE,
+        name                    TEXT NOT NULL,
+        email                   TEXT NOT NULL,
+        status                  TEXT NOT NULL,
+        platform                TEXT NOT NULL,
+        health                  TEXT,
+        credits                 INTEGER NOT NULL DEFAULT 0,
+        scopes                  TEXT NOT NULL DEFAULT '[]',
+        tags                    TEXT NOT NULL DEFAULT '[]',
+        sync_status             TEXT,
+        sync_updated_at         REAL,
+        last_sync_at            REAL,
+        last_successful_sync_at REAL,
+        next_sync_at            REAL,
+        error_code              TEXT,
+        error_message           TEXT,
+        created_at              REAL NOT NULL,
+        updated_at              REAL NOT NULL,
+        connected_at            REAL,
+        deleted_at              REAL
+    );
+    CREATE TABLE connection_metadata (
+        connection_key TEXT NOT NULL REFERENCES connections (key),
+        key            TEXT NOT NULL,
+        value          TEXT NOT NULL,
+        created_at     REAL NOT NULL,
+        updated_at     REAL NOT NULL,
+        PRIMARY KEY (connection_key, key)
+    );
+    CREATE TABLE tokens (
+        token_hash TEXT PRIMARY KEY,
+        kind       TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+        audience   TEXT NOT NULL CHECK (audience IN ('admin', 'connection')),
+        subject    TEXT NOT NULL,
+        pair_id    TEXT NOT NULL,
+        issued_at  REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    CREATE INDEX tokens_by_pair ON tokens (pair_id);
+    CREATE INDEX tokens_by_subject ON tokens (audience, subject);
+    CREATE TABLE idempotency (
+        subject     TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        state       TEXT NOT NULL CHECK (state IN ('pending', 'done')),
+        status_code INTEGER,
+        headers     TEXT,
+        body        BLOB,
+        created_at  REAL NOT NULL,
+        expires_at  REAL NOT NULL,
+        PRIMARY KEY (subject, key)
+    );
+    CREATE TABLE rate_limits (
+        bucket     TEXT PRIMARY KEY,
+        tokens     REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE faults (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        path_prefix TEXT NOT NULL,
+        method      TEXT,
+        status      INTEGER NOT NULL,
+        remaining   INTEGER NOT NULL,
+        body        TEXT NOT NULL,
+        code        TEXT,
+        retry_after REAL,
+        created_at  REAL NOT NULL
+    );
+    """,
+)
+
+
+class Store:
+    """A handle on one data dir's database; cheap to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._idle: list[sqlite3.Connection] = []
+        self._closed = False
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Store:
+        """Create the data dir (0700) if needed, open its database and migrate it."""
+        if not data_dir.exists():
+            # The dir holds token hashes and the client's connections: private by default
+            # (makedirs, unlike Path.mkdir, gives the mode to created parents too).
+            os.makedirs(data_dir, mode=0o700, exist_ok=True)
+        store = cls(data_dir / DB_FILENAME)
+        store.migrate()
+        return store
+
+    @property
+    def schema_version(self) -> int:
+        with self.connection() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        with self.connection() as conn:
+            # journal_mode is a property of the file, but switching it needs no open
+            # transaction, so it happens here rather than inside the migration below.
+            conn.execute("PRAGMA journal_mode=WAL")
+        with self.transaction() as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"{self.path} was written by a newer makini (schema {version}); "
+                    "upgrade makini or use another data dir"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in _split_sql(script):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection in autocommit mode, for reads that need no snapshot."""
+        conn = self._acquire()
+        try:
+            yield conn
+        finally:
+            self._release(conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """`BEGIN IMMEDIATE` … `COMMIT` (or `ROLLBACK` on any exception)."""
+        with self.connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def _acquire(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the sandbox store is closed")
+            if self._idle:
+                return self._idle.pop()
+        conn = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,  # transactions are explicit: see transaction()
+            check_same_thread=False,  # the pool hands a connection to one thread at a time
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:
+            # Only reachable if a caller escaped transaction(); never pool a half-done write.
+            conn.execute("ROLLBACK")
+        with self._lock:
+            if not self._closed and len(self._idle) < _POOL_MAX_IDLE:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+
+def _split_sql(script: str) -> list[str]:
+    # executescript() would COMMIT our BEGIN IMMEDIATE; run statement by statement instead.
+    return [part.strip() for part in script.split(";") if part.strip()]
+
+
+def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row["value"])
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
