@@ -177,7 +177,8 @@ class Renderer:
 
             console = Console(file=self.stdout, no_color=self.color == "never", highlight=False)
             for header, col in keys:
-                line = Text(header.ljust(width) + "  ", style="bold")
+                line = Text()
+                line.append(header.ljust(width) + "  ", style="bold")
                 line.append(_value(item, col))
                 console.print(line)
         else:
