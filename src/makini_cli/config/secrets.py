@@ -55,6 +55,8 @@ class KeyringBackend:
             raise KeyringUnavailable(
                 f"the keyring did not answer within {self.timeout:g} s"
             ) from exc
+        except KeyringUnavailable:
+            raise
         except Exception as exc:
             raise KeyringUnavailable(f"the keyring failed: {type(exc).__name__}") from exc
 
