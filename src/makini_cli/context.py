@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from makini_cli.config import settings as settings_mod
-from makini_cli.config.store import BUILTIN_SANDBOX, ConfigStore
+from makini_cli.config.store import ConfigStore
 from makini_cli.errors import AbortedError, AuthError, ConfigError
 
 if TYPE_CHECKING:
@@ -88,10 +88,6 @@ class AppContext:
         if self._settings is None:
             self._settings = settings_mod.resolve(self.flags, self.env, self.store)
         return self._settings
-
-    def light_setting(self, key: str) -> Any:
-        """A flag's value without reading the config (for error rendering before config loads)."""
-        return self.flags.get(key)
 
     @property
     def secrets(self) -> SecretStore:
@@ -282,7 +278,6 @@ class AppContext:
 
             s = self.settings
             url = self._server_url()
-            creds = self.credentials()
             client = ApiClient(
                 url,
                 timeout=float(s["timeout"]),
@@ -293,9 +288,8 @@ class AppContext:
                 display_url=s.base_url,
             )
             self.resources.callback(client.close)
+            # None when there are no credentials: calls needing auth then fail with a login hint.
             client.auth = self.token_provider(client)
-            if client.auth is None and creds.kind == "none":
-                client.auth = None  # requests needing auth fail with a login hint
             self._client = client
         return self._client
 
@@ -338,9 +332,3 @@ class AppContext:
     def close(self) -> None:
         self.resources.close()
 
-
-def is_builtin(profile: str) -> bool:
-    return profile == BUILTIN_SANDBOX
-
-
-Factory = Callable[[Mapping[str, Any]], AppContext]

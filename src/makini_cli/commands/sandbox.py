@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from makini_cli.commands._common import YesOption, app_ctx, new_app
+from makini_cli.context import AppContext
 from makini_cli.errors import UsageError
 
 app = new_app("Run the bundled sandbox: a local server that behaves like Makini.")
@@ -89,12 +90,9 @@ def reset(ctx: typer.Context, yes: YesOption = False) -> None:
     c.msg.notice("sandbox reset to its seed data")
 
 
-def _require_sandbox(c: object) -> None:
+def _require_sandbox(c: AppContext) -> None:
     from urllib.parse import urlsplit
 
-    from makini_cli.context import AppContext
-
-    assert isinstance(c, AppContext)
     url = c.settings.base_url
     host = urlsplit(url).hostname or ""
     if not (c.settings.is_sandbox or host in ("localhost", "::1") or host.startswith("127.")):

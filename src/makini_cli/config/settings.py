@@ -53,7 +53,6 @@ class Resolved:
 class Settings:
     profile: Resolved
     values: dict[str, Resolved] = field(default_factory=dict)
-    profile_exists: bool = True
     #: True when no flag, variable or config chose a profile, base URL or credentials:
     #: the run falls back to the bundled sandbox and says so.
     implicit_sandbox: bool = False
@@ -191,5 +190,5 @@ def resolve(
         and not credentials_in_env
     )
     return Settings(
-        profile=profile, values=values, profile_exists=exists, implicit_sandbox=implicit
+        profile=profile, values=values, implicit_sandbox=implicit
     )
