@@ -106,10 +106,11 @@ def test_scheduler_step_purges_what_expired_and_is_idempotent(store: Store) -> N
         idempotency.begin(conn, "admin:client", "k", "print", 0.0)
         ratelimit.take(conn, "bucket", 0.0, 10)
     report = scheduler.advance(store, 60.0)
-    assert report.done == {"purge_idempotency": 0, "purge_tokens": 0, "purge_rate_limits": 0}
+    assert set(report.done.values()) == {0}
     late = tokens.REFRESH_TTL + scheduler.EXPIRED_TOKEN_GRACE_SECONDS + 1
     report = scheduler.advance(store, late)
-    assert report.done == {"purge_idempotency": 1, "purge_tokens": 2, "purge_rate_limits": 1}
+    purged = {"purge_idempotency": 1, "purge_tokens": 2, "purge_rate_limits": 1}
+    assert report.done.items() >= purged.items()
     assert set(scheduler.advance(store, late).done.values()) == {0}
     with store.connection() as conn, pytest.raises(ApiError):
         tokens.authenticate(conn, late, pair.access_token)

@@ -25,7 +25,7 @@ from makini_cli.sandbox import scheduler
 from makini_cli.sandbox.clock import SandboxClock
 from makini_cli.sandbox.errors import ApiError, default_code, envelope
 from makini_cli.sandbox.middleware import SandboxMiddleware, request_id_of
-from makini_cli.sandbox.routes import auth, connections, control, integrations, system
+from makini_cli.sandbox.routes import auth, connections, control, integrations, syncs, system
 from makini_cli.sandbox.runtime import Runtime
 from makini_cli.sandbox.settings import SandboxSettings
 
@@ -150,6 +150,8 @@ def create_app(
     app.include_router(auth.build_router())
     app.include_router(system.build_router(extensions=settings.extensions))
     app.include_router(connections.build_router(extensions=settings.extensions))
+    if settings.extensions:
+        app.include_router(syncs.build_router())
     app.include_router(integrations.build_router())
     app.include_router(control.build_router())
     app.add_middleware(SandboxMiddleware, runtime=runtime, embedded=embedded)

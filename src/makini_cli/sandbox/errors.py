@@ -20,6 +20,8 @@ ERROR_TYPES: Mapping[str, str] = {
     "PERMISSION_DENIED": "permission_error",
     "NOT_FOUND": "not_found_error",
     "SYNC_ALREADY_RUNNING": "conflict_error",
+    "SYNC_NOT_CANCELLABLE": "conflict_error",
+    "CONNECTION_NOT_ACTIVE": "conflict_error",
     "IDEMPOTENCY_KEY_REUSED": "conflict_error",
     "REAUTHORIZATION_REQUIRED": "connection_error",
     "SYSTEM_UNREACHABLE": "connection_error",

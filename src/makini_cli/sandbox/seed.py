@@ -14,6 +14,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from makini_cli.sandbox import schedules
 from makini_cli.sandbox.connections import NewConnection, insert_connection, put_metadata
 from makini_cli.sandbox.platforms import get_platform
 from makini_cli.sandbox.store import get_meta, set_meta
@@ -195,6 +196,9 @@ def apply_seed(conn: sqlite3.Connection, now: float, client_id: str) -> None:
     idempotency records, rate-limit buckets and faults do not.
     """
     for table in (
+        "syncs",
+        "outages",
+        "schedules",
         "connection_metadata",
         "connections",
         "idempotency",
@@ -240,6 +244,21 @@ def apply_seed(conn: sqlite3.Connection, now: float, client_id: str) -> None:
         )
         for name, value in seed.metadata.items():
             put_metadata(conn, seed.key, name, value, created)
+    # The offline system stays down until someone ends its outage (`sandbox outage --end`);
+    # the rejected credentials stay rejected until fixed.
+    conn.execute(
+        "INSERT INTO outages (connection_key, started_at, ends_at)"
+        " SELECT key, COALESCE(last_successful_sync_at, ?), NULL FROM connections"
+        " WHERE health = 'offline'",
+        (now,),
+    )
+    conn.execute("UPDATE connections SET credentials_broken = 1 WHERE health = 'reauth_required'")
+    # Every connection that syncs runs hourly; the next run is the seed's next_sync_at
+    # (an hour from now for the one whose credentials are rejected, once fixed).
+    for row in conn.execute(
+        "SELECT key, next_sync_at FROM connections WHERE status = 'active'"
+    ).fetchall():
+        schedules.create_default(conn, row["key"], row["next_sync_at"] or now + HOUR)
     set_meta(conn, SEEDED_META_KEY, repr(now))
 
 

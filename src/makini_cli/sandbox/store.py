@@ -117,6 +117,57 @@ MIGRATIONS: tuple[str, ...] = (
         created_at  REAL NOT NULL
     );
     """,
+    # 2: syncs. A sync is queued until `started_at`, running until `started_at +
+    # expected_duration`, then finished by the scheduler; status here is 'queued' for both
+    # of the first two (running is derived from the clock) or a final status.
+    """
+    CREATE TABLE syncs (
+        seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+        id                TEXT NOT NULL UNIQUE,
+        connection_key    TEXT NOT NULL,
+        type              TEXT NOT NULL CHECK (type IN ('incremental', 'full')),
+        trigger           TEXT NOT NULL,
+        scopes            TEXT NOT NULL,
+        status            TEXT NOT NULL,
+        attempt           INTEGER NOT NULL,
+        created_at        REAL NOT NULL,
+        started_at        REAL NOT NULL,
+        expected_duration REAL NOT NULL,
+        records_total     INTEGER NOT NULL,
+        finished_at       REAL,
+        error_code        TEXT,
+        error_message     TEXT,
+        next_retry_at     REAL,
+        prior_sync_status TEXT
+    );
+    CREATE INDEX syncs_by_connection ON syncs (connection_key, seq);
+    CREATE INDEX syncs_open ON syncs (status, started_at);
+    """,
+    # 3: outages (the last one per connection; ends_at NULL: until ended by hand;
+    # recovered_at: when a probe saw the system answer again) and whether the connected
+    # system rejects the stored credentials.
+    """
+    CREATE TABLE outages (
+        connection_key TEXT PRIMARY KEY,
+        started_at     REAL NOT NULL,
+        ends_at        REAL,
+        recovered_at   REAL
+    );
+    ALTER TABLE connections ADD COLUMN credentials_broken INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 4: schedules. next_run_at: the next regular run; retry_at/retry_attempt: a pending
+    # backoff retry, which replaces the regular runs until a sync succeeds.
+    """
+    CREATE TABLE schedules (
+        connection_key   TEXT PRIMARY KEY,
+        enabled          INTEGER NOT NULL,
+        interval_minutes INTEGER NOT NULL,
+        next_run_at      REAL,
+        retry_at         REAL,
+        retry_attempt    INTEGER,
+        updated_at       REAL NOT NULL
+    );
+    """,
 )
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from makini_cli.sandbox import connections as repo
-from makini_cli.sandbox import tokens
+from makini_cli.sandbox import schedules, syncs, tokens
 from makini_cli.sandbox.errors import validation_failed
 from makini_cli.sandbox.platforms import Platform, find_platform
 from makini_cli.sandbox.routes.common import AdminDep, RuntimeDep, list_parameters, page_of
@@ -91,6 +91,11 @@ def build_router(*, extensions: bool) -> APIRouter:
                 name=body.name.strip(),
                 email=body.email.strip(),
                 platform=platform,
+            )
+            # Like Makini, a new connection starts its first (full) sync at once.
+            syncs.start_sync(conn, runtime.now(), key, trigger="initial")
+            schedules.create_default(
+                conn, key, runtime.now() + schedules.DEFAULT_INTERVAL_MINUTES * 60
             )
         return {
             "data": {

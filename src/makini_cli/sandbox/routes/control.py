@@ -4,6 +4,12 @@
 - `GET /sandbox/clock`; `POST /sandbox/clock` `{"advance_seconds": N, "speed": F}`
   (either or both) jumps sandbox time forward and/or changes its speed.
 - `GET|POST|DELETE /sandbox/faults` lists, arms and clears injected faults.
+- `POST /sandbox/connections/{key}/break-credentials` and `/fix-credentials` make the
+  connected system reject, then accept again, the stored credentials (see `health.py`);
+  both answer the connection's status.
+- `POST /sandbox/connections/{key}/outage` `{"seconds": N}` takes the connected system
+  down for N sandbox seconds; `{"end": true}` ends the outage now. It answers the
+  connection's status with an `outage` `{started_at, ends_at}` (null when none).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, model_validator
 
-from makini_cli.sandbox import faults
+from makini_cli.sandbox import faults, health
 from makini_cli.sandbox.clock import MAX_SPEED, iso
 from makini_cli.sandbox.routes.common import AdminDep, RuntimeDep
 from makini_cli.sandbox.runtime import Runtime
@@ -50,6 +56,19 @@ class FaultSpec(BaseModel):
         le=86_400,
         description="Real seconds for a Retry-After header; null: none.",
     )
+
+
+class OutageChange(BaseModel):
+    seconds: float | None = Field(
+        default=None, gt=0, le=30 * 86_400, description="Sandbox seconds the system stays down."
+    )
+    end: bool = Field(default=False, description="End the outage now.")
+
+    @model_validator(mode="after")
+    def _one(self) -> OutageChange:
+        if (self.seconds is None) == (not self.end):
+            raise ValueError("give either seconds or end: true")
+        return self
 
 
 def _clock_view(runtime: Runtime) -> dict[str, Any]:
@@ -103,5 +122,28 @@ def build_router() -> APIRouter:
         with runtime.store.transaction() as conn:
             faults.clear_faults(conn)
         return Response(status_code=204)
+
+    @router.post(
+        "/connections/{key}/break-credentials",
+        summary="Make the connected system reject the stored credentials",
+    )
+    def break_credentials(_: AdminDep, runtime: RuntimeDep, key: str) -> dict[str, Any]:
+        with runtime.store.transaction() as conn:
+            return {"data": health.break_credentials(conn, runtime.now(), key)}
+
+    @router.post(
+        "/connections/{key}/fix-credentials",
+        summary="Accept the credentials again (as after a reconnect)",
+    )
+    def fix_credentials(_: AdminDep, runtime: RuntimeDep, key: str) -> dict[str, Any]:
+        with runtime.store.transaction() as conn:
+            return {"data": health.fix_credentials(conn, runtime.now(), key)}
+
+    @router.post("/connections/{key}/outage", summary="Start or end an outage of the system")
+    def outage(_: AdminDep, runtime: RuntimeDep, key: str, change: OutageChange) -> dict[str, Any]:
+        with runtime.store.transaction() as conn:
+            if change.seconds is not None:
+                return {"data": health.start_outage(conn, runtime.now(), key, change.seconds)}
+            return {"data": health.end_outage(conn, runtime.now(), key)}
 
     return router

@@ -1,0 +1,163 @@
+"""What makes a connection's system unusable, on the sandbox's command, and the probe.
+
+Two independent causes, stored apart so that one ending does not hide the other:
+- broken credentials (`connections.credentials_broken`): health `reauth_required`; the
+  queued or running sync fails with `REAUTHORIZATION_REQUIRED`, and so does every sync
+  started until `fix_credentials` (a reconnect). Nothing retries on its own: only a
+  person can fix credentials.
+- an outage (`outages`, one row per connection): health `offline`; the queued or running
+  sync fails with `SYSTEM_UNREACHABLE`, and so does every sync started while the system
+  is down. Credits stay consumed. An outage with an end time ends by itself, but health
+  only says `online` again once the probe has seen the system answer: the probe runs at
+  every whole sandbox minute, so that is the first minute boundary at or after the end.
+  Ending an outage by hand (`end_outage`) counts as a probe at that moment.
+While both hold, health says `offline` (nothing can be learnt about credentials from a
+system that does not answer).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from makini_cli.sandbox import syncs
+from makini_cli.sandbox.clock import iso
+from makini_cli.sandbox.connections import connection_status
+from makini_cli.sandbox.errors import ApiError, not_found
+
+
+def _probeable(conn: sqlite3.Connection, key: str) -> sqlite3.Row:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM connections WHERE key = ? AND deleted_at IS NULL", (key,)
+    ).fetchone()
+    if row is None:
+        raise not_found(f"Connection {key!r}")
+    if row["health"] is None:
+        raise ApiError(
+            409,
+            "CONNECTION_NOT_ACTIVE",
+            f"Connection {key!r} is {row['status']}: it has no connected system yet.",
+            details={"status": row["status"]},
+        )
+    return row
+
+
+def _outage_active(conn: sqlite3.Connection, key: str, now: float) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM outages WHERE connection_key = ? AND (ends_at IS NULL OR ends_at > ?)",
+        (key, now),
+    ).fetchone()
+    return row is not None
+
+
+def _answering_health(conn: sqlite3.Connection, key: str) -> str:
+    """The health of a system that answers: does it accept the credentials?"""
+    row = conn.execute(
+        "SELECT credentials_broken FROM connections WHERE key = ?", (key,)
+    ).fetchone()
+    return "reauth_required" if row["credentials_broken"] else "online"
+
+
+def _set_health(conn: sqlite3.Connection, key: str, health: str) -> None:
+    conn.execute("UPDATE connections SET health = ? WHERE key = ?", (health, key))
+    if health == "online":
+        conn.execute(
+            "UPDATE connections SET error_code = NULL, error_message = NULL WHERE key = ?", (key,)
+        )
+
+
+def _recover(conn: sqlite3.Connection, key: str, at: float) -> None:
+    """A probe at `at` found the system answering again."""
+    conn.execute("UPDATE outages SET recovered_at = ? WHERE connection_key = ?", (at, key))
+    _set_health(conn, key, _answering_health(conn, key))
+    # The pending backoff retry runs at once.
+    conn.execute(
+        "UPDATE schedules SET retry_at = ? WHERE connection_key = ? AND retry_at > ?",
+        (at, key, at),
+    )
+    conn.execute(
+        "UPDATE syncs SET next_retry_at = ? WHERE connection_key = ? AND next_retry_at > ?",
+        (at, key, at),
+    )
+    syncs.refresh_next_sync(conn, key)
+
+
+def break_credentials(conn: sqlite3.Connection, now: float, key: str) -> dict[str, Any]:
+    row = _probeable(conn, key)
+    conn.execute("UPDATE connections SET credentials_broken = 1 WHERE key = ?", (key,))
+    syncs.refresh_next_sync(conn, key)
+    if row["health"] != "offline":
+        _set_health(conn, key, "reauth_required")
+        syncs.fail_open(conn, now, key, "REAUTHORIZATION_REQUIRED")
+    return connection_status(conn, now, key)
+
+
+def fix_credentials(conn: sqlite3.Connection, now: float, key: str) -> dict[str, Any]:
+    row = _probeable(conn, key)
+    conn.execute("UPDATE connections SET credentials_broken = 0 WHERE key = ?", (key,))
+    syncs.refresh_next_sync(conn, key)
+    if row["health"] == "reauth_required":
+        _set_health(conn, key, "online")
+    return connection_status(conn, now, key)
+
+
+def start_outage(conn: sqlite3.Connection, now: float, key: str, seconds: float) -> dict[str, Any]:
+    """Take the system down for `seconds` from now (an ongoing outage gets the new end)."""
+    _probeable(conn, key)
+    started = now
+    if _outage_active(conn, key, now):
+        started = conn.execute(
+            "SELECT started_at FROM outages WHERE connection_key = ?", (key,)
+        ).fetchone()["started_at"]
+    conn.execute(
+        "INSERT INTO outages (connection_key, started_at, ends_at) VALUES (?, ?, ?)"
+        " ON CONFLICT (connection_key) DO UPDATE SET"
+        " started_at = excluded.started_at, ends_at = excluded.ends_at, recovered_at = NULL",
+        (key, started, now + seconds),
+    )
+    _set_health(conn, key, "offline")
+    syncs.fail_open(conn, now, key, "SYSTEM_UNREACHABLE")
+    return outage_view(conn, now, key)
+
+
+def end_outage(conn: sqlite3.Connection, now: float, key: str) -> dict[str, Any]:
+    """End the outage now and probe at once; harmless when there is none."""
+    row = _probeable(conn, key)
+    if _outage_active(conn, key, now):
+        conn.execute("UPDATE outages SET ends_at = ? WHERE connection_key = ?", (now, key))
+    if row["health"] == "offline":
+        _recover(conn, key, now)
+    return outage_view(conn, now, key)
+
+
+def outage_view(conn: sqlite3.Connection, now: float, key: str) -> dict[str, Any]:
+    """The connection's status plus its outage (`null` when none is going on)."""
+    status = connection_status(conn, now, key)
+    row = conn.execute(
+        "SELECT * FROM outages WHERE connection_key = ? AND (ends_at IS NULL OR ends_at > ?)",
+        (key, now),
+    ).fetchone()
+    status["outage"] = (  # the contract's Status has no such field: control answers only
+        None
+        if row is None
+        else {"started_at": iso(row["started_at"]), "ends_at": iso(row["ends_at"])}
+    )
+    return status
+
+
+def probe_offline(conn: sqlite3.Connection, now: float) -> int:
+    """Scheduler job: an offline system whose outage ended is back at the next probe."""
+    rows = conn.execute(
+        "SELECT connections.key, outages.ends_at FROM connections"
+        " JOIN outages ON outages.connection_key = connections.key"
+        " WHERE connections.health = 'offline' AND connections.deleted_at IS NULL"
+        " AND outages.ends_at IS NOT NULL AND outages.ends_at <= ?",
+        (now,),
+    ).fetchall()
+    back = 0
+    for row in sorted(rows, key=lambda r: float(r["ends_at"])):
+        probe = syncs.next_probe(row["ends_at"])
+        if probe <= now:
+            _recover(conn, row["key"], probe)
+            back += 1
+    return back

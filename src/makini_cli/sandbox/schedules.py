@@ -1,0 +1,140 @@
+"""Sync schedules (ext): one per connection, and the scheduler job that fires them.
+
+A schedule runs a sync every `interval_minutes` (15 … 1440), with `trigger: scheduled`.
+A slot that finds a sync already queued or running, or the connection inactive, or its
+credentials rejected, is skipped. Slots missed while no process ran collapse into one,
+run late with the time it was due. Missed retries run late in order, each at its due
+time, back to at most a day ago (`CATCH_UP_SECONDS`), so a long gap costs bounded work.
+
+When a scheduled run fails because the system is down, backoff retries (see
+`syncs._plan_retry`: 1 min, doubling, capped at 1 h, `trigger: retry`) replace the
+regular runs until a sync succeeds; the probe seeing the system back makes the pending
+retry run at once. A connection with no schedule row (never active) reads as disabled.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from typing import Any
+
+from makini_cli.sandbox import syncs
+from makini_cli.sandbox.clock import iso
+from makini_cli.sandbox.errors import not_found, validation_failed
+
+MIN_INTERVAL_MINUTES = 15
+MAX_INTERVAL_MINUTES = 1_440
+DEFAULT_INTERVAL_MINUTES = 60
+CATCH_UP_SECONDS = 86_400.0
+
+
+def _live(conn: sqlite3.Connection, key: str) -> sqlite3.Row:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM connections WHERE key = ? AND deleted_at IS NULL", (key,)
+    ).fetchone()
+    if row is None:
+        raise not_found(f"Connection {key!r}")
+    return row
+
+
+def create_default(conn: sqlite3.Connection, key: str, next_run_at: float | None) -> None:
+    """The schedule every active connection starts with: hourly, enabled."""
+    conn.execute(
+        "INSERT INTO schedules (connection_key, enabled, interval_minutes, next_run_at,"
+        " updated_at) VALUES (?, 1, ?, ?, ?) ON CONFLICT (connection_key) DO NOTHING",
+        (key, DEFAULT_INTERVAL_MINUTES, next_run_at, next_run_at or 0.0),
+    )
+    syncs.refresh_next_sync(conn, key)
+
+
+def get_schedule(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
+    _live(conn, key)
+    row = conn.execute("SELECT * FROM schedules WHERE connection_key = ?", (key,)).fetchone()
+    if row is None:
+        return {
+            "connection_key": key,
+            "enabled": False,
+            "interval_minutes": DEFAULT_INTERVAL_MINUTES,
+            "next_run_at": None,
+        }
+    return {
+        "connection_key": key,
+        "enabled": bool(row["enabled"]),
+        "interval_minutes": row["interval_minutes"],
+        "next_run_at": iso(row["retry_at"] or row["next_run_at"]) if row["enabled"] else None,
+    }
+
+
+def put_schedule(
+    conn: sqlite3.Connection, now: float, key: str, *, enabled: bool, interval_minutes: int
+) -> dict[str, Any]:
+    """Replace the schedule; an enabled one runs first an interval from now."""
+    _live(conn, key)
+    if not MIN_INTERVAL_MINUTES <= interval_minutes <= MAX_INTERVAL_MINUTES:
+        raise validation_failed(
+            {
+                "interval_minutes": [
+                    f"interval_minutes must be {MIN_INTERVAL_MINUTES} to {MAX_INTERVAL_MINUTES}."
+                ]
+            }
+        )
+    next_run = now + interval_minutes * 60 if enabled else None
+    retry = conn.execute(
+        "SELECT retry_at, retry_attempt FROM schedules WHERE connection_key = ?", (key,)
+    ).fetchone()
+    retry_at, attempt = (retry["retry_at"], retry["retry_attempt"]) if retry else (None, None)
+    if not enabled:
+        retry_at, attempt = None, None
+    conn.execute(
+        "INSERT INTO schedules (connection_key, enabled, interval_minutes, next_run_at,"
+        " retry_at, retry_attempt, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (connection_key) DO UPDATE SET enabled = excluded.enabled,"
+        " interval_minutes = excluded.interval_minutes, next_run_at = excluded.next_run_at,"
+        " retry_at = excluded.retry_at, retry_attempt = excluded.retry_attempt,"
+        " updated_at = excluded.updated_at",
+        (key, int(enabled), interval_minutes, next_run, retry_at, attempt, now),
+    )
+    syncs.refresh_next_sync(conn, key)
+    return get_schedule(conn, key)
+
+
+def _can_run(conn: sqlite3.Connection, row: sqlite3.Row) -> bool:
+    return (
+        row["status"] in syncs.ACTIVE_CONNECTION_STATUSES
+        and not row["credentials_broken"]
+        and syncs.open_sync(conn, row["connection_key"]) is None
+    )
+
+
+def fire_due(conn: sqlite3.Connection, now: float) -> int:
+    """Scheduler job: start due retries and regular runs, at the time they were due."""
+    rows = conn.execute(
+        "SELECT schedules.*, connections.status, connections.credentials_broken FROM schedules"
+        " JOIN connections ON connections.key = schedules.connection_key"
+        " WHERE schedules.enabled = 1 AND connections.deleted_at IS NULL"
+        " AND COALESCE(schedules.retry_at, schedules.next_run_at) <= ?",
+        (now,),
+    ).fetchall()
+    fired = 0
+    for row in sorted(rows, key=lambda r: float(r["retry_at"] or r["next_run_at"])):
+        key = row["connection_key"]
+        if row["retry_at"] is not None:
+            if not _can_run(conn, row):
+                continue  # a running sync settles it; a success ends the backoff
+            at = max(float(row["retry_at"]), now - CATCH_UP_SECONDS)
+            conn.execute("UPDATE schedules SET retry_at = NULL WHERE connection_key = ?", (key,))
+            syncs.start_sync(conn, at, key, trigger="retry", attempt=int(row["retry_attempt"]))
+        else:
+            due = float(row["next_run_at"])
+            interval = row["interval_minutes"] * 60.0
+            # Missed slots collapse: the next one is the first after now.
+            following = due + interval * max(1, math.floor((now - due) / interval) + 1)
+            conn.execute(
+                "UPDATE schedules SET next_run_at = ? WHERE connection_key = ?",
+                (following, key),
+            )
+            if _can_run(conn, row):
+                syncs.start_sync(conn, due, key, trigger="scheduled")
+        syncs.refresh_next_sync(conn, key)
+        fired += 1
+    return fired

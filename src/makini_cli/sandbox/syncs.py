@@ -1,0 +1,449 @@
+"""Syncs: rows in, API objects out, and the scheduler job that finishes them.
+
+State is rows; progress is derived. A sync row stores when it starts (`started_at`,
+1–2 s after it was created), how long it will take (`expected_duration`) and how many
+records it will read (`records_total`). Whether it is queued or running, and how far it
+got, is computed from those and the clock, so it is right after a restart or a gap in
+embedded mode. Only `finish_due` (a scheduler job) and explicit calls (start, cancel)
+write a sync.
+
+Durations and sizes are deterministic, from the connection key, the sync type and its
+scopes, scaled by the platform's tier (a proxy for how much data the system holds): at
+clock speed 1, incremental syncs take 5–30 s and full ones 1–5 min. The first sync of a
+connection (none succeeded yet) is full over a 90-day window; later ones are
+incremental from the last successful sync; `full` forces a full one.
+
+Errors a start can answer, besides 404 for an unknown connection:
+- 409 `SYNC_ALREADY_RUNNING`: a sync of that connection is queued or running;
+- 409 `CONNECTION_NOT_ACTIVE`: the connection is `pending` (Link flow unfinished) or
+  `inactive`, so there is nothing to sync (the sandbox's own code; the contract names
+  none for this case).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import secrets
+import sqlite3
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from makini_cli.sandbox.clock import iso
+from makini_cli.sandbox.connections import CREDIT_HOLDING_STATUSES
+from makini_cli.sandbox.errors import ApiError, not_found, validation_failed
+from makini_cli.sandbox.platforms import get_platform
+
+SyncType = Literal["incremental", "full"]
+Trigger = Literal["initial", "manual", "scheduled", "retry"]
+
+SYNC_FIELDS: tuple[str, ...] = (
+    "id",
+    "connection_key",
+    "type",
+    "trigger",
+    "scopes",
+    "status",
+    "progress",
+    "attempt",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "error",
+    "next_retry_at",
+)
+OPEN = "queued"  # stored status of a sync that is queued or running
+HISTORY_WINDOW_DAYS = 90
+START_DELAY_SECONDS = (1.0, 2.0)
+DURATIONS: dict[SyncType, tuple[float, float]] = {
+    "incremental": (5.0, 30.0),
+    "full": (60.0, 300.0),
+}
+# Records per scope for a tier-1 system: a day of changes, or the whole history window.
+RECORDS_PER_SCOPE: dict[SyncType, int] = {"incremental": 40, "full": 25 * HISTORY_WINDOW_DAYS}
+# What the documented sync_status says once a sync ends (makini-api-facts: done/fulldone).
+FINISHED_SYNC_STATUS: dict[SyncType, str] = {"incremental": "done", "full": "fulldone"}
+SYNC_STATUS_IN_PROGRESS = "inprogress"
+# Why a sync fails, and what the documented sync_status says then: `error` for a system
+# that may come back by itself, `fail` for one that needs a person (as in the seed).
+FAILURES: dict[str, str] = {
+    "SYSTEM_UNREACHABLE": "The connected system did not answer.",
+    "REAUTHORIZATION_REQUIRED": (
+        "The connected system rejected the stored credentials; reconnect to renew them."
+    ),
+}
+FAILED_SYNC_STATUS: dict[str, str] = {
+    "SYSTEM_UNREACHABLE": "error",
+    "REAUTHORIZATION_REQUIRED": "fail",
+}
+# Retries of scheduled runs that failed because the system is down (contract §5).
+FIRST_BACKOFF_SECONDS = 60.0
+MAX_BACKOFF_SECONDS = 3_600.0
+# The health probe runs at every whole sandbox minute (see `health.py`).
+PROBE_INTERVAL_SECONDS = 60.0
+# The connections that hold credits are the ones whose data is kept in sync.
+ACTIVE_CONNECTION_STATUSES = CREDIT_HOLDING_STATUSES
+
+
+def _fraction(*parts: str) -> float:
+    """A deterministic number in [0, 1) from `parts`."""
+    digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def plan(
+    connection_key: str, platform_key: str, sync_type: SyncType, scopes: Sequence[str]
+) -> tuple[float, int]:
+    """`(expected_duration, records_total)` of a sync: deterministic, sized by the tier."""
+    platform = get_platform(platform_key)
+    size = (platform.tier - 1) / 2  # 0, 0.5, 1
+    jitter = _fraction(connection_key, sync_type, *sorted(scopes))
+    low, high = DURATIONS[sync_type]
+    duration = low + (high - low) * (0.5 * size + 0.5 * jitter)
+    records = len(scopes) * RECORDS_PER_SCOPE[sync_type] * platform.tier
+    return round(duration, 3), max(1, round(records * (0.75 + 0.5 * jitter)))
+
+
+def _connection_row(conn: sqlite3.Connection, key: str) -> sqlite3.Row:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM connections WHERE key = ? AND deleted_at IS NULL", (key,)
+    ).fetchone()
+    if row is None:
+        raise not_found(f"Connection {key!r}")
+    return row
+
+
+def open_sync(conn: sqlite3.Connection, connection_key: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT * FROM syncs WHERE connection_key = ? AND status = ? ORDER BY seq DESC LIMIT 1",
+        (connection_key, OPEN),
+    ).fetchone()
+    return row
+
+
+def start_sync(
+    conn: sqlite3.Connection,
+    now: float,
+    connection_key: str,
+    *,
+    trigger: Trigger = "manual",
+    scopes: Sequence[str] | None = None,
+    full: bool = False,
+    attempt: int = 1,
+) -> dict[str, Any]:
+    """Queue a sync of `connection_key`; it starts 1–2 s later. Call inside a transaction."""
+    connection = _connection_row(conn, connection_key)
+    if connection["status"] not in ACTIVE_CONNECTION_STATUSES:
+        raise ApiError(
+            409,
+            "CONNECTION_NOT_ACTIVE",
+            f"Connection {connection_key!r} is {connection['status']}; only an active "
+            "connection can sync.",
+            details={"status": connection["status"]},
+        )
+    running = open_sync(conn, connection_key)
+    if running is not None:
+        raise ApiError(
+            409,
+            "SYNC_ALREADY_RUNNING",
+            f"Sync {running['id']} of connection {connection_key!r} is still queued or "
+            "running; wait for it or cancel it.",
+            details={"sync_id": running["id"]},
+        )
+    available: list[str] = json.loads(connection["scopes"])
+    chosen = list(dict.fromkeys(scopes)) if scopes else available
+    unknown = [scope for scope in chosen if scope not in available]
+    if unknown:
+        raise validation_failed(
+            {"scopes": [f"Not a scope of this connection: {', '.join(unknown)}."]},
+            f"Connection {connection_key!r} syncs only: {', '.join(available)}.",
+        )
+    first = connection["last_successful_sync_at"] is None
+    sync_type: SyncType = "full" if full or first else "incremental"
+    duration, records = plan(connection_key, connection["platform"], sync_type, chosen)
+    sync_id = "sync_" + secrets.token_hex(8)
+    started = (
+        now
+        + START_DELAY_SECONDS[0]
+        + (START_DELAY_SECONDS[1] - START_DELAY_SECONDS[0]) * _fraction(sync_id)
+    )
+    conn.execute(
+        "INSERT INTO syncs (id, connection_key, type, trigger, scopes, status, attempt,"
+        " created_at, started_at, expected_duration, records_total, prior_sync_status)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            sync_id,
+            connection_key,
+            sync_type,
+            trigger,
+            json.dumps(chosen),
+            OPEN,
+            attempt,
+            now,
+            round(started, 3),
+            duration,
+            records,
+            connection["sync_status"],
+        ),
+    )
+    conn.execute(
+        "UPDATE connections SET sync_status = ?, sync_updated_at = ? WHERE key = ?",
+        (SYNC_STATUS_IN_PROGRESS, now, connection_key),
+    )
+    return get_sync(conn, now, sync_id)
+
+
+def _progress(row: sqlite3.Row, status: str, at: float) -> dict[str, Any]:
+    scopes: list[str] = json.loads(row["scopes"])
+    total = int(row["records_total"])
+    if status == "queued":
+        return {"scope": None, "records_processed": 0, "records_total": total}
+    if at < row["started_at"]:  # ended before it started
+        return {"scope": None, "records_processed": 0, "records_total": total}
+    if status == "succeeded":
+        share = 1.0
+    else:
+        share = min(1.0, (at - row["started_at"]) / row["expected_duration"])
+    scope = scopes[min(len(scopes) - 1, int(share * len(scopes)))] if scopes else None
+    return {"scope": scope, "records_processed": int(total * share), "records_total": total}
+
+
+def serialize(row: sqlite3.Row, now: float) -> dict[str, Any]:
+    stored = row["status"]
+    if stored == OPEN:
+        status = "running" if now >= row["started_at"] else "queued"
+        at = now
+    else:
+        status = stored
+        at = row["finished_at"]
+    started = row["started_at"] if status != "queued" and at >= row["started_at"] else None
+    error = None
+    if row["error_code"] is not None:
+        error = {"code": row["error_code"], "message": row["error_message"]}
+    return {
+        "id": row["id"],
+        "connection_key": row["connection_key"],
+        "type": row["type"],
+        "trigger": row["trigger"],
+        "scopes": json.loads(row["scopes"]),
+        "status": status,
+        "progress": _progress(row, status, at),
+        "attempt": row["attempt"],
+        "created_at": iso(row["created_at"]),
+        "started_at": iso(started),
+        "finished_at": iso(row["finished_at"]),
+        "error": error,
+        "next_retry_at": iso(row["next_retry_at"]),
+    }
+
+
+def _sync_row(conn: sqlite3.Connection, sync_id: str) -> sqlite3.Row:
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT syncs.* FROM syncs JOIN connections ON connections.key = syncs.connection_key"
+        " WHERE syncs.id = ? AND connections.deleted_at IS NULL",
+        (sync_id,),
+    ).fetchone()
+    if row is None:
+        raise not_found(f"Sync {sync_id!r}")
+    return row
+
+
+def get_sync(conn: sqlite3.Connection, now: float, sync_id: str) -> dict[str, Any]:
+    return serialize(_sync_row(conn, sync_id), now)
+
+
+def list_syncs(conn: sqlite3.Connection, now: float, connection_key: str) -> list[dict[str, Any]]:
+    """A connection's syncs, newest first."""
+    _connection_row(conn, connection_key)
+    rows = conn.execute(
+        "SELECT * FROM syncs WHERE connection_key = ? ORDER BY seq DESC", (connection_key,)
+    ).fetchall()
+    return [serialize(row, now) for row in rows]
+
+
+def cancel_sync(conn: sqlite3.Connection, now: float, sync_id: str) -> dict[str, Any]:
+    row = _sync_row(conn, sync_id)
+    if row["status"] != OPEN:
+        raise ApiError(
+            409,
+            "SYNC_NOT_CANCELLABLE",
+            f"Sync {sync_id} already finished ({row['status']}); only a queued or running "
+            "sync can be cancelled.",
+            details={"status": row["status"]},
+        )
+    conn.execute(
+        "UPDATE syncs SET status = 'cancelled', finished_at = ? WHERE id = ?", (now, sync_id)
+    )
+    # The connection's documented sync_status goes back to what it said before this sync.
+    conn.execute(
+        "UPDATE connections SET sync_status = ?, sync_updated_at = ? WHERE key = ?",
+        (row["prior_sync_status"], now, row["connection_key"]),
+    )
+    return get_sync(conn, now, sync_id)
+
+
+def _end(row: sqlite3.Row) -> float:
+    return float(row["started_at"]) + float(row["expected_duration"])
+
+
+def refresh_next_sync(conn: sqlite3.Connection, connection_key: str) -> None:
+    """`next_sync_at` of a connection: its pending retry, else its next regular run.
+
+    Nothing is due while the credentials are rejected: only a person can fix those.
+    """
+    conn.execute(
+        "UPDATE connections SET next_sync_at = ("
+        " SELECT COALESCE(schedules.retry_at, schedules.next_run_at) FROM schedules"
+        " WHERE schedules.connection_key = connections.key AND schedules.enabled = 1"
+        " AND connections.credentials_broken = 0) WHERE key = ?",
+        (connection_key,),
+    )
+
+
+def backoff_seconds(attempt: int) -> float:
+    """The wait before the retry that follows failed attempt `attempt` (1, 2, …)."""
+    return float(min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** min(attempt - 1, 32)))
+
+
+def _plan_retry(conn: sqlite3.Connection, row: sqlite3.Row, at: float, code: str) -> None:
+    """After a scheduled run failed because the system is down, retry with backoff.
+
+    The retry runs after the backoff or when the probe sees the system again, whichever
+    is first.
+    """
+    if code != "SYSTEM_UNREACHABLE" or row["trigger"] not in ("scheduled", "retry"):
+        return
+    schedule = conn.execute(
+        "SELECT * FROM schedules WHERE connection_key = ? AND enabled = 1",
+        (row["connection_key"],),
+    ).fetchone()
+    if schedule is None:
+        return
+    retry_at = at + backoff_seconds(int(row["attempt"]))
+    offline = offline_interval(conn, row["connection_key"])
+    if offline is not None and offline[0] <= at < offline[1]:
+        retry_at = min(retry_at, offline[1])
+    conn.execute("UPDATE syncs SET next_retry_at = ? WHERE id = ?", (retry_at, row["id"]))
+    conn.execute(
+        "UPDATE schedules SET retry_at = ?, retry_attempt = ? WHERE connection_key = ?",
+        (retry_at, int(row["attempt"]) + 1, row["connection_key"]),
+    )
+
+
+def _succeed(conn: sqlite3.Connection, row: sqlite3.Row, at: float) -> None:
+    conn.execute(
+        "UPDATE syncs SET status = 'succeeded', finished_at = ? WHERE id = ?", (at, row["id"])
+    )
+    conn.execute(
+        "UPDATE connections SET sync_status = ?, sync_updated_at = ?, last_sync_at = ?,"
+        " last_successful_sync_at = ?, error_code = NULL, error_message = NULL WHERE key = ?",
+        (FINISHED_SYNC_STATUS[row["type"]], at, at, at, row["connection_key"]),
+    )
+    # A success ends any backoff; after a retry, regular runs resume an interval later.
+    conn.execute(
+        "UPDATE schedules SET retry_at = NULL, retry_attempt = NULL,"
+        " next_run_at = CASE WHEN ? = 'retry' THEN ? + interval_minutes * 60"
+        " ELSE next_run_at END WHERE connection_key = ?",
+        (row["trigger"], at, row["connection_key"]),
+    )
+    refresh_next_sync(conn, row["connection_key"])
+
+
+def _fail(conn: sqlite3.Connection, row: sqlite3.Row, at: float, code: str) -> None:
+    message = FAILURES[code]
+    conn.execute(
+        "UPDATE syncs SET status = 'failed', finished_at = ?, error_code = ?, error_message = ?"
+        " WHERE id = ?",
+        (at, code, message, row["id"]),
+    )
+    conn.execute(
+        "UPDATE connections SET sync_status = ?, sync_updated_at = ?, last_sync_at = ?,"
+        " error_code = ?, error_message = ? WHERE key = ?",
+        (FAILED_SYNC_STATUS[code], at, at, code, message, row["connection_key"]),
+    )
+    _plan_retry(conn, row, at, code)
+    refresh_next_sync(conn, row["connection_key"])
+
+
+def fail_open(conn: sqlite3.Connection, now: float, connection_key: str, code: str) -> int:
+    """Fail the queued or running sync of a connection whose system just became unusable."""
+    row = open_sync(conn, connection_key)
+    if row is None:
+        return 0
+    _fail(conn, row, now, code)
+    return 1
+
+
+def next_probe(after: float) -> float:
+    """The first probe time (a whole sandbox minute) at or after `after`."""
+    return math.ceil(after / PROBE_INTERVAL_SECONDS) * PROBE_INTERVAL_SECONDS
+
+
+def offline_interval(conn: sqlite3.Connection, connection_key: str) -> tuple[float, float] | None:
+    """When the connection's last outage kept it `offline`: from its start until a probe
+    saw the system again (or will: the first probe after its end; never if open-ended)."""
+    row = conn.execute(
+        "SELECT * FROM outages WHERE connection_key = ?", (connection_key,)
+    ).fetchone()
+    if row is None:
+        return None
+    if row["recovered_at"] is not None:
+        return float(row["started_at"]), float(row["recovered_at"])
+    if row["ends_at"] is None:
+        return float(row["started_at"]), math.inf
+    return float(row["started_at"]), next_probe(float(row["ends_at"]))
+
+
+def failure_at(conn: sqlite3.Connection, row: sqlite3.Row, at: float) -> str | None:
+    """The error a sync of `row`'s connection starting at `at` meets, if any."""
+    offline = offline_interval(conn, row["connection_key"])
+    if offline is not None and offline[0] <= at < offline[1]:
+        return "SYSTEM_UNREACHABLE"
+    if row["connection_credentials_broken"]:
+        return "REAUTHORIZATION_REQUIRED"
+    return None
+
+
+def finish_due(conn: sqlite3.Connection, now: float) -> int:
+    """Scheduler job: end every open sync whose end time has passed, in order, at that time.
+
+    A sync that starts while its connection's system is unusable (an outage, or rejected
+    credentials) fails as it starts; one running when that happened was failed then, by
+    `fail_open`. A sync of a connection deleted meanwhile is cancelled at the time of the
+    deletion.
+    """
+    rows = conn.execute(
+        "SELECT syncs.*, connections.deleted_at AS connection_deleted_at,"
+        " connections.credentials_broken AS connection_credentials_broken FROM syncs"
+        " JOIN connections ON connections.key = syncs.connection_key"
+        " WHERE syncs.status = ? AND syncs.started_at <= ?",
+        (OPEN, now),
+    ).fetchall()
+    due: list[tuple[float, sqlite3.Row, str | None]] = []
+    for row in rows:
+        if row["connection_deleted_at"] is not None:
+            due.append((max(row["connection_deleted_at"], row["created_at"]), row, "cancelled"))
+        elif (code := failure_at(conn, row, float(row["started_at"]))) is not None:
+            due.append((float(row["started_at"]), row, code))
+        elif _end(row) <= now:
+            due.append((_end(row), row, None))
+    for at, row, outcome in sorted(due, key=lambda item: item[0]):
+        if outcome == "cancelled":
+            conn.execute(
+                "UPDATE syncs SET status = 'cancelled', finished_at = ? WHERE id = ?",
+                (at, row["id"]),
+            )
+        elif outcome is not None:
+            _fail(conn, row, at, outcome)
+        else:
+            _succeed(conn, row, at)
+    return len(due)
+
+
+def documented_status(conn: sqlite3.Connection, connection_key: str) -> str:
+    """`GET /api/integrations/sync/status`: inprogress|done|fulldone|error|fail."""
+    row = _connection_row(conn, connection_key)
+    if open_sync(conn, connection_key) is not None:
+        return SYNC_STATUS_IN_PROGRESS
+    return str(row["sync_status"] or "done")
