@@ -183,7 +183,8 @@ def _serialize(
     }
 
 
-def _live_row(conn: sqlite3.Connection, key: str) -> sqlite3.Row:
+def live_row(conn: sqlite3.Connection, key: str) -> sqlite3.Row:
+    """The connection's row, or 404 if it does not exist or was deleted."""
     row: sqlite3.Row | None = conn.execute(
         "SELECT * FROM connections WHERE key = ? AND deleted_at IS NULL", (key,)
     ).fetchone()
@@ -200,7 +201,7 @@ def list_connections(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 
 
 def get_connection(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
-    row = _live_row(conn, key)
+    row = live_row(conn, key)
     return _serialize(row, _metadata_by_connection(conn, [key])[key], client_record(conn))
 
 
@@ -238,7 +239,7 @@ def create_connection(
 
 def delete_connection(conn: sqlite3.Connection, now: float, key: str) -> None:
     """Disconnect: credits return to the pool and every token of it stops working."""
-    _live_row(conn, key)
+    live_row(conn, key)
     conn.execute(
         "UPDATE connections SET deleted_at = ?, updated_at = ?, credits = 0, "
         "next_sync_at = NULL WHERE key = ?",
@@ -249,7 +250,7 @@ def delete_connection(conn: sqlite3.Connection, now: float, key: str) -> None:
 
 
 def list_metadata(conn: sqlite3.Connection, key: str) -> list[dict[str, Any]]:
-    _live_row(conn, key)
+    live_row(conn, key)
     return [
         {
             "key": row["key"],
@@ -277,7 +278,7 @@ def upsert_metadata(
     conn: sqlite3.Connection, now: float, key: str, items: Sequence[tuple[str, str | None]]
 ) -> list[dict[str, Any]]:
     """Set each `(name, value)`; a `None` value removes that entry."""
-    _live_row(conn, key)
+    live_row(conn, key)
     for name, value in items:
         if value is None:
             conn.execute(
@@ -290,7 +291,7 @@ def upsert_metadata(
 
 
 def connection_status(conn: sqlite3.Connection, now: float, key: str) -> dict[str, Any]:
-    row = _live_row(conn, key)
+    row = live_row(conn, key)
     error = None
     if row["error_code"] is not None:
         error = {"code": row["error_code"], "message": row["error_message"]}
@@ -312,7 +313,7 @@ def connection_status(conn: sqlite3.Connection, now: float, key: str) -> dict[st
 
 def integration_view(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
     """The documented `Integration`: one connection as its own token sees it."""
-    row = _live_row(conn, key)
+    row = live_row(conn, key)
     return {
         "id": row["key"],
         "company_name": row["name"],

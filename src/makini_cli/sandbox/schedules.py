@@ -20,21 +20,13 @@ from typing import Any
 
 from makini_cli.sandbox import syncs
 from makini_cli.sandbox.clock import iso
-from makini_cli.sandbox.errors import not_found, validation_failed
+from makini_cli.sandbox.connections import live_row
+from makini_cli.sandbox.errors import validation_failed
 
 MIN_INTERVAL_MINUTES = 15
 MAX_INTERVAL_MINUTES = 1_440
 DEFAULT_INTERVAL_MINUTES = 60
 CATCH_UP_SECONDS = 86_400.0
-
-
-def _live(conn: sqlite3.Connection, key: str) -> sqlite3.Row:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM connections WHERE key = ? AND deleted_at IS NULL", (key,)
-    ).fetchone()
-    if row is None:
-        raise not_found(f"Connection {key!r}")
-    return row
 
 
 def create_default(conn: sqlite3.Connection, key: str, next_run_at: float | None) -> None:
@@ -48,7 +40,7 @@ def create_default(conn: sqlite3.Connection, key: str, next_run_at: float | None
 
 
 def get_schedule(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
-    _live(conn, key)
+    live_row(conn, key)
     row = conn.execute("SELECT * FROM schedules WHERE connection_key = ?", (key,)).fetchone()
     if row is None:
         return {
@@ -69,7 +61,7 @@ def put_schedule(
     conn: sqlite3.Connection, now: float, key: str, *, enabled: bool, interval_minutes: int
 ) -> dict[str, Any]:
     """Replace the schedule; an enabled one runs first an interval from now."""
-    _live(conn, key)
+    live_row(conn, key)
     if not MIN_INTERVAL_MINUTES <= interval_minutes <= MAX_INTERVAL_MINUTES:
         raise validation_failed(
             {

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from makini_cli.sandbox.clock import iso
-from makini_cli.sandbox.connections import CREDIT_HOLDING_STATUSES
+from makini_cli.sandbox.connections import CREDIT_HOLDING_STATUSES, live_row
 from makini_cli.sandbox.errors import ApiError, not_found, validation_failed
 from makini_cli.sandbox.platforms import get_platform
 
@@ -105,15 +105,6 @@ def plan(
     return round(duration, 3), max(1, round(records * (0.75 + 0.5 * jitter)))
 
 
-def _connection_row(conn: sqlite3.Connection, key: str) -> sqlite3.Row:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM connections WHERE key = ? AND deleted_at IS NULL", (key,)
-    ).fetchone()
-    if row is None:
-        raise not_found(f"Connection {key!r}")
-    return row
-
-
 def open_sync(conn: sqlite3.Connection, connection_key: str) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(
         "SELECT * FROM syncs WHERE connection_key = ? AND status = ? ORDER BY seq DESC LIMIT 1",
@@ -133,7 +124,7 @@ def start_sync(
     attempt: int = 1,
 ) -> dict[str, Any]:
     """Queue a sync of `connection_key`; it starts 1–2 s later. Call inside a transaction."""
-    connection = _connection_row(conn, connection_key)
+    connection = live_row(conn, connection_key)
     if connection["status"] not in ACTIVE_CONNECTION_STATUSES:
         raise ApiError(
             409,
@@ -255,7 +246,7 @@ def get_sync(conn: sqlite3.Connection, now: float, sync_id: str) -> dict[str, An
 
 def list_syncs(conn: sqlite3.Connection, now: float, connection_key: str) -> list[dict[str, Any]]:
     """A connection's syncs, newest first."""
-    _connection_row(conn, connection_key)
+    live_row(conn, connection_key)
     rows = conn.execute(
         "SELECT * FROM syncs WHERE connection_key = ? ORDER BY seq DESC", (connection_key,)
     ).fetchall()
@@ -443,7 +434,7 @@ def finish_due(conn: sqlite3.Connection, now: float) -> int:
 
 def documented_status(conn: sqlite3.Connection, connection_key: str) -> str:
     """`GET /api/integrations/sync/status`: inprogress|done|fulldone|error|fail."""
-    row = _connection_row(conn, connection_key)
+    row = live_row(conn, connection_key)
     if open_sync(conn, connection_key) is not None:
         return SYNC_STATUS_IN_PROGRESS
     return str(row["sync_status"] or "done")
