@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from makini_cli.api.client import ApiClient
     from makini_cli.api.resources.account import AccountAPI
     from makini_cli.api.resources.connections import ConnectionsAPI
+    from makini_cli.api.resources.syncs import SyncsAPI
     from makini_cli.config.secrets import SecretStore
     from makini_cli.output.messages import Messages
     from makini_cli.output.render import Renderer
@@ -323,6 +324,12 @@ class AppContext:
         )
 
     @property
+    def syncs(self) -> SyncsAPI:
+        from makini_cli.api.resources.syncs import SyncsAPI
+
+        return SyncsAPI(self.client, self.capabilities, self.connections)
+
+    @property
     def account(self) -> AccountAPI:
         from makini_cli.api.resources.account import AccountAPI
 
@@ -331,4 +338,3 @@ class AppContext:
 
     def close(self) -> None:
         self.resources.close()
-

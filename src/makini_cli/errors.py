@@ -132,3 +132,11 @@ class CapabilityMissingError(CliError):
 
     exit_code = ExitCode.ERROR
     default_code = "CAPABILITY_MISSING"
+
+
+class QuietExit(Exception):
+    """End the run with `exit_code`; whatever needed saying was already said."""
+
+    def __init__(self, exit_code: ExitCode) -> None:
+        super().__init__(int(exit_code))
+        self.exit_code = exit_code

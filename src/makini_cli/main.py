@@ -17,7 +17,7 @@ from makini_cli import __version__
 from makini_cli.commands import register
 from makini_cli.commands._common import new_app
 from makini_cli.context import AppContext
-from makini_cli.errors import CliError, ExitCode
+from makini_cli.errors import CliError, ExitCode, QuietExit
 
 app = new_app(
     "Administer Makini connections, syncs and webhooks; try it all on the bundled sandbox.",
@@ -204,6 +204,10 @@ def main(argv: Sequence[str] | None = None, *, obj: AppContext | None = None) ->
             live_contexts.clear()
             for opened in used:
                 opened.close()
+    except QuietExit as exc:
+        code = int(exc.exit_code)
+        if code == ExitCode.INTERRUPTED:
+            sys.stderr.write("interrupted\n")
     except CliError as exc:
         context().msg.error(exc)
         if debug:

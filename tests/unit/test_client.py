@@ -242,15 +242,28 @@ def test_paginates_pages_and_cursors_and_stops_at_limit() -> None:
 
 
 def test_pacing_slows_down_before_429() -> None:
-    clock = FakeClock()
-    reset = str(int(clock.wall() + 10))
+    remaining = iter(["50", "9", "8", "7"])
 
     def handler(req: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"data": 1}, headers={
-            "X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "2", "X-RateLimit-Reset": reset})
+            "X-RateLimit-Limit": "100", "X-RateLimit-Remaining": next(remaining)})
 
-    client, clock, _ = make_client(handler, clock=clock)
+    client, clock, _ = make_client(handler)
     client.get("/a")
-    assert clock.sleeps == []
     client.get("/b")
-    assert clock.sleeps and 4.0 <= clock.sleeps[0] <= 5.0  # 10 s left / 2 requests left
+    assert clock.sleeps == []  # plenty left: no pacing
+    client.get("/c")
+    client.get("/d")
+    # Below a tenth of the limit requests take slots 60 s / 100 apart.
+    assert clock.sleeps == [pytest.approx(0.6)]
+
+
+def test_pacer_spaces_threads_sharing_a_client() -> None:
+    from makini_cli.api.retry import RatePacer
+
+    pacer = RatePacer()
+    pacer.observe("60", "1", now=100.0)
+    waits = [pacer.reserve(100.0) for _ in range(4)]
+    assert waits == [0.0, 1.0, 2.0, 3.0]
+    pacer.observe("60", "30", now=104.0)
+    assert pacer.reserve(104.0) == 0.0

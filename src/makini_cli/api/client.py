@@ -117,7 +117,7 @@ class ApiClient:
         retries = 0
         recovered = False
         while True:
-            pause = self.pacer.pause_needed(self.wall())
+            pause = self.pacer.reserve(self.monotonic())
             if pause > 0:
                 self._trace(f"pacing: rate limit nearly spent, waiting {pause:.1f} s")
                 self.sleep(pause)
@@ -172,8 +172,7 @@ class ApiClient:
             self.pacer.observe(
                 resp.headers.get("x-ratelimit-limit"),
                 resp.headers.get("x-ratelimit-remaining"),
-                resp.headers.get("x-ratelimit-reset"),
-                self.wall(),
+                self.monotonic(),
             )
             status = resp.status_code
             if 200 <= status < 300 or status in allow_status:

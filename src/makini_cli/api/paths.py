@@ -50,3 +50,28 @@ def connection_status(key: str) -> str:
 def sandbox_control(name: str) -> str:
     """The bundled sandbox's own control routes; never sent to Makini."""
     return f"/sandbox/{name}"
+
+
+def connection_syncs(key: str) -> str:
+    """(ext) start (POST) and history (GET)."""
+    return f"{CONNECTIONS}/{_seg(key)}/syncs"
+
+
+def sync(sync_id: str) -> str:
+    """(ext)"""
+    return f"/api/system/syncs/{_seg(sync_id)}"
+
+
+def sync_cancel(sync_id: str) -> str:
+    """(ext)"""
+    return f"/api/system/syncs/{_seg(sync_id)}/cancel"
+
+
+def connection_schedule(key: str) -> str:
+    """(ext)"""
+    return f"{CONNECTIONS}/{_seg(key)}/schedule"
+
+
+def sandbox_connection(key: str, action: str) -> str:
+    """The sandbox's outage and credential switches; never sent to Makini."""
+    return f"/sandbox/connections/{_seg(key)}/{action}"

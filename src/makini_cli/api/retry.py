@@ -5,6 +5,7 @@ retry count and a total deadline. Pure functions of their inputs so tests need n
 from __future__ import annotations
 
 import random
+import threading
 from dataclasses import dataclass, field
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -56,37 +57,41 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-@dataclass
 class RatePacer:
-    """Slows down before the server has to say 429.
+    """Slows down before the server has to say 429, for every thread sharing a client.
 
-    When `X-RateLimit-Remaining` falls to a tenth of the limit, the remaining requests are
-    spread evenly over the time left until `X-RateLimit-Reset`.
+    Limits are per minute (contract §3). While `X-RateLimit-Remaining` is above a tenth
+    of the limit, requests go out freely; below it, each request takes the next slot of
+    an even schedule at the limit's own pace (60 s / limit), so a pool of threads drains
+    the remaining budget no faster than the server refills it.
     """
 
-    low_fraction: float = 0.1
-    max_pause: float = 15.0
-    _pause_until: float = 0.0
+    def __init__(self, low_fraction: float = 0.1, window: float = 60.0) -> None:
+        self.low_fraction = low_fraction
+        self.window = window
+        self._lock = threading.Lock()
+        self._interval = 0.0
+        self._next_slot = 0.0
 
-    def observe(
-        self, limit: str | None, remaining: str | None, reset: str | None, now: float
-    ) -> None:
+    def observe(self, limit: str | None, remaining: str | None, now: float) -> None:
         try:
-            lim = int(limit) if limit else None
-            rem = int(remaining) if remaining is not None and remaining != "" else None
-            rst = float(reset) if reset else None
+            lim = int(limit) if limit else 0
+            rem = int(remaining) if remaining not in (None, "") else None
         except ValueError:
             return
-        if lim is None or rem is None or rst is None or lim <= 0:
+        if lim <= 0 or rem is None:
             return
-        if rem > max(1, int(lim * self.low_fraction)):
-            self._pause_until = 0.0
-            return
-        window = max(0.0, rst - now)
-        pause = (
-            min(self.max_pause, window / max(rem, 1)) if rem > 0 else min(self.max_pause, window)
-        )
-        self._pause_until = now + pause
+        with self._lock:
+            if rem > max(2, int(lim * self.low_fraction)):
+                self._interval = 0.0
+            else:
+                self._interval = self.window / lim
 
-    def pause_needed(self, now: float) -> float:
-        return max(0.0, self._pause_until - now)
+    def reserve(self, now: float) -> float:
+        """Seconds to wait before sending the next request (0 when not pacing)."""
+        with self._lock:
+            if self._interval <= 0:
+                return 0.0
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+            return slot - now

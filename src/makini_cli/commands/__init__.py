@@ -7,7 +7,16 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from makini_cli.commands import auth, config_cmd, connections, help_cmd, misc, profile, sandbox
+    from makini_cli.commands import (
+        auth,
+        config_cmd,
+        connections,
+        help_cmd,
+        misc,
+        profile,
+        sandbox,
+        sync,
+    )
 
     app.add_typer(auth.app, name="auth")
     app.add_typer(profile.app, name="profile")
@@ -15,6 +24,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(connections.app, name="connections")
     # Singular alias, hidden from help so the listing stays short.
     app.add_typer(connections.app, name="connection", hidden=True)
+    app.add_typer(sync.app, name="sync")
     app.add_typer(sandbox.app, name="sandbox")
     app.add_typer(help_cmd.app, name="help")
     misc.register(app)

@@ -100,3 +100,61 @@ def _require_sandbox(c: AppContext) -> None:
             f"{url} is not a sandbox; `makini sandbox` commands only steer the bundled sandbox",
             hint="use --base-url sandbox, or the URL `makini sandbox serve` printed",
         )
+
+
+def _switch(c: AppContext, key: str, action: str, body: dict[str, object] | None = None) -> None:
+    from makini_cli.api import paths
+
+    _require_sandbox(c)
+    c.require_login()
+    resp = c.client.request("POST", paths.sandbox_connection(key, action), json_body=body)
+    data = resp.data if isinstance(resp.data, dict) else {}
+    c.out.object(data)
+
+
+@app.command("outage")
+def outage(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="Connection key.")],
+    for_: Annotated[
+        str | None, typer.Option("--for", help="How long the connected system is down, e.g. 30m.")
+    ] = None,
+    end: Annotated[bool, typer.Option("--end", help="End the outage now.")] = False,
+) -> None:
+    """Take a connection's system offline: syncs fail, scheduled ones back off and retry."""
+    from makini_cli.durations import parse_duration
+
+    c = app_ctx(ctx)
+    if end == (for_ is not None):
+        raise UsageError(
+            "give --for DURATION or --end", hint="e.g. makini sandbox outage KEY --for 30m"
+        )
+    if end:
+        _switch(c, key, "outage", {"end": True})
+        c.msg.notice(f"outage of {key} ended; health returns at the next probe")
+    else:
+        seconds = parse_duration(for_ or "", flag="--for")
+        _switch(c, key, "outage", {"seconds": seconds})
+        c.msg.notice(f"{key} is offline for {for_} (sandbox time)")
+
+
+@app.command("break-credentials")
+def break_credentials(
+    ctx: typer.Context, key: Annotated[str, typer.Argument(help="Connection key.")]
+) -> None:
+    """Make the connected system reject its credentials: health reauth_required."""
+    c = app_ctx(ctx)
+    _switch(c, key, "break-credentials")
+    c.msg.notice(
+        f"{key} now needs reauthorization; `makini sandbox fix-credentials {key}` undoes it"
+    )
+
+
+@app.command("fix-credentials")
+def fix_credentials(
+    ctx: typer.Context, key: Annotated[str, typer.Argument(help="Connection key.")]
+) -> None:
+    """Undo break-credentials."""
+    c = app_ctx(ctx)
+    _switch(c, key, "fix-credentials")
+    c.msg.notice(f"{key} credentials accepted again")

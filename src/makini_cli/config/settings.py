@@ -189,6 +189,4 @@ def resolve(
         and values["base_url"].origin in ("built-in", "default")
         and not credentials_in_env
     )
-    return Settings(
-        profile=profile, values=values, implicit_sandbox=implicit
-    )
+    return Settings(profile=profile, values=values, implicit_sandbox=implicit)

@@ -41,3 +41,14 @@ CONFIG = [Column("KEY", "key"), Column("VALUE", "value")]
 CONFIG_WITH_ORIGIN = [Column("KEY", "key"), Column("VALUE", "value"), Column("ORIGIN", "origin")]
 
 EXIT_CODES = [Column("CODE", "code"), Column("MEANING", "meaning")]
+
+SYNCS = [
+    Column("ID", "id"),
+    Column("CONNECTION", "connection_key"),
+    Column("TYPE", "type"),
+    Column("TRIGGER", "trigger"),
+    Column("STATUS", "status"),
+    Column("CREATED", "created_at"),
+    Column("FINISHED", "finished_at"),
+    Column("ERROR", "error", fmt=lambda e: str(e.get("code")) if isinstance(e, dict) else ""),
+]

@@ -19,11 +19,17 @@ class Messages:
         json_errors: bool = False,
         color: str = "auto",
     ) -> None:
-        self.stderr = stderr or sys.stderr
+        self._stderr = stderr
         self.quiet = quiet
         self.json_errors = json_errors
         is_tty = self.stderr.isatty()
         self.color = color == "always" or (color == "auto" and is_tty)
+
+    @property
+    def stderr(self) -> TextIO:
+        # Looked up on each write: a live progress display swaps sys.stderr for a proxy
+        # that prints above it, and messages must go through that proxy.
+        return self._stderr or sys.stderr
 
     def _paint(self, text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
@@ -39,6 +45,10 @@ class Messages:
 
     def warn(self, message: str) -> None:
         self._emit(f"{self._paint('warning:', '33')} {clean(message)}")
+
+    def raw(self, line: str) -> None:
+        """A line exactly as given (workflow commands a CI system reads from the log)."""
+        self._emit(line)
 
     def debug(self, message: str) -> None:
         self._emit(self._paint(f"debug: {clean(message)}", "2"))

@@ -1,0 +1,271 @@
+"""Syncs: start, follow, cancel and schedule (contract §5).
+
+With the `syncs` capability the client uses the (ext) admin routes. Without it (Makini
+today), `run` goes through the documented token-scoped calls: a connection token,
+`POST /api/integrations/sync`, then polling `GET /api/integrations/sync/status`, whose
+`inprogress|done|fulldone|error|fail` is mapped onto the Sync statuses so both paths end
+in the same outcomes and exit codes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from makini_cli.api import paths
+from makini_cli.api.capabilities import Capabilities
+from makini_cli.api.client import ApiClient, new_idempotency_key
+from makini_cli.api.errors import ApiConflictError
+from makini_cli.api.resources.connections import ConnectionsAPI
+from makini_cli.errors import CliError
+from makini_cli.models.sync import Schedule, Sync
+
+#: documented `sync/status` → (Sync status, error code)
+DOCUMENTED_STATUS: dict[str, tuple[str, str | None]] = {
+    "inprogress": ("running", None),
+    "done": ("succeeded", None),
+    "fulldone": ("succeeded", None),
+    "error": ("failed", "SYNC_ERROR"),
+    "fail": ("failed", "REAUTHORIZATION_REQUIRED"),
+}
+
+
+class AlreadyRunning(Exception):
+    """A sync of the connection is queued or running (409 SYNC_ALREADY_RUNNING)."""
+
+    def __init__(self, key: str, sync_id: str | None, error: CliError) -> None:
+        super().__init__(error.message)
+        self.key = key
+        self.sync_id = sync_id
+        self.error = error
+
+
+class Tracker(Protocol):
+    key: str
+    request_id: str | None
+
+    @property
+    def sync_id(self) -> str | None: ...
+
+    def poll(self) -> Sync: ...
+
+
+class ExtTracker:
+    def __init__(self, api: SyncsAPI, sync: Sync, request_id: str | None) -> None:
+        self.api = api
+        self.key = sync.connection_key or ""
+        self.latest = sync
+        self.request_id = request_id
+
+    @property
+    def sync_id(self) -> str | None:
+        return self.latest.id
+
+    def poll(self) -> Sync:
+        assert self.latest.id is not None
+        resp = self.api.client.get(paths.sync(self.latest.id))
+        self.request_id = resp.request_id
+        self.latest = Sync.model_validate(resp.data)
+        return self.latest
+
+
+class DocumentedTracker:
+    """Follows a sync through Makini's documented `sync/status` call."""
+
+    sync_id = None
+
+    def __init__(
+        self, api: SyncsAPI, key: str, token: str, sync_type: str, scopes: list[str] | None
+    ) -> None:
+        self.api = api
+        self.key = key
+        self.token = token
+        self.request_id: str | None = None
+        self.base: dict[str, Any] = {
+            "id": None,
+            "connection_key": key,
+            "type": sync_type,
+            "trigger": "manual",
+            "scopes": scopes,
+        }
+
+    def poll(self) -> Sync:
+        resp = self.api.client.get(paths.INTEGRATION_SYNC_STATUS, auth=self.token)
+        self.request_id = resp.request_id
+        data = resp.data if isinstance(resp.data, dict) else {}
+        raw = str(data.get("status") or "")
+        status, code = DOCUMENTED_STATUS.get(raw, ("running", None))
+        error = {"code": code, "message": f"the sync ended with status {raw!r}"} if code else None
+        return Sync.model_validate({**self.base, "status": status, "error": error})
+
+
+@dataclass
+class PollPolicy:
+    """Fast at first (a short sync ends quickly), then backing off to `ceiling`."""
+
+    first: float = 0.5
+    factor: float = 1.5
+    ceiling: float = 5.0
+
+    def intervals(self) -> Iterator[float]:
+        wait = min(self.first, self.ceiling)
+        while True:
+            yield wait
+            wait = min(self.ceiling, wait * self.factor)
+
+
+class WaitTimeout(Exception):
+    def __init__(self, latest: Sync) -> None:
+        super().__init__("timeout")
+        self.latest = latest
+
+
+class Detached(Exception):
+    """The wait was stopped (Ctrl-C); the sync goes on."""
+
+
+class SyncsAPI:
+    def __init__(
+        self, client: ApiClient, capabilities: Capabilities, connections: ConnectionsAPI
+    ) -> None:
+        self.client = client
+        self.capabilities = capabilities
+        self.connections = connections
+
+    @property
+    def extended(self) -> bool:
+        return self.capabilities.has("syncs")
+
+    def _require(self, operation: str) -> None:
+        self.capabilities.require("syncs", operation)
+
+    # ------------------------------------------------------------------ start
+
+    def start(
+        self,
+        key: str,
+        *,
+        scopes: list[str] | None,
+        full: bool,
+        idempotency_key: str | None,
+    ) -> Tracker:
+        """Start a sync and return something to follow it with.
+
+        Raises AlreadyRunning when the connection has a sync queued or running.
+        """
+        if not self.extended:
+            return self._start_documented(key, scopes=scopes, full=full)
+        body: dict[str, Any] = {"full": full}
+        if scopes:
+            body["scopes"] = scopes
+        key_header = idempotency_key or new_idempotency_key()
+        try:
+            resp = self.client.request(
+                "POST", paths.connection_syncs(key), json_body=body, idempotency_key=key_header
+            )
+        except ApiConflictError as exc:
+            if exc.code == "SYNC_ALREADY_RUNNING":
+                running = exc.details.get("sync_id")
+                raise AlreadyRunning(key, str(running) if running else None, exc) from exc
+            raise
+        sync = Sync.model_validate(resp.data)
+        if not sync.connection_key:
+            sync.connection_key = key
+        return ExtTracker(self, sync, resp.request_id)
+
+    def _start_documented(self, key: str, *, scopes: list[str] | None, full: bool) -> Tracker:
+        token, _ = self.connections.token(key)
+        sync_type = "full" if full else "incremental"
+        body: dict[str, Any] = {"type": sync_type}
+        if scopes:
+            body["scopes"] = scopes
+        try:
+            resp = self.client.request("POST", paths.INTEGRATION_SYNC, json_body=body, auth=token)
+        except ApiConflictError as exc:
+            if exc.code == "SYNC_ALREADY_RUNNING":
+                raise AlreadyRunning(key, None, exc) from exc
+            raise
+        tracker = DocumentedTracker(self, key, token, sync_type, scopes)
+        tracker.request_id = resp.request_id
+        return tracker
+
+    def track(self, sync_id: str) -> ExtTracker:
+        self._require("following a sync by id")
+        resp = self.client.get(paths.sync(sync_id))
+        sync = Sync.model_validate(resp.data)
+        return ExtTracker(self, sync, resp.request_id)
+
+    # ------------------------------------------------------------------ wait
+
+    def wait(
+        self,
+        tracker: Tracker,
+        *,
+        timeout: float | None,
+        policy: PollPolicy,
+        on_update: Callable[[Sync], None],
+        stop: threading.Event,
+        monotonic: Callable[[], float] = time.monotonic,
+        first: Sync | None = None,
+    ) -> Sync:
+        """Poll until the sync ends; WaitTimeout at `timeout`, Detached when `stop` is set."""
+        started = monotonic()
+        latest = first or tracker.poll()
+        on_update(latest)
+        for interval in policy.intervals():
+            if latest.finished:
+                return latest
+            if timeout is not None:
+                left = timeout - (monotonic() - started)
+                if left <= 0:
+                    raise WaitTimeout(latest)
+                interval = min(interval, left)
+            if stop.wait(interval):
+                raise Detached()
+            latest = tracker.poll()
+            on_update(latest)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ------------------------------------------------------------------ the rest
+
+    def get(self, sync_id: str) -> Sync:
+        self._require("`sync get`")
+        return Sync.model_validate(self.client.get(paths.sync(sync_id)).data)
+
+    def cancel(self, sync_id: str) -> Sync:
+        self._require("`sync cancel`")
+        resp = self.client.request(
+            "POST", paths.sync_cancel(sync_id), idempotency_key=new_idempotency_key()
+        )
+        return Sync.model_validate(resp.data)
+
+    def history(self, key: str | None, *, status: str | None, limit: int | None) -> Iterator[Sync]:
+        self._require("`sync list`")
+        params = {"filter[status]": status} if status else None
+        keys = [key] if key else [c.key for c in self.connections.list()]
+        count = 0
+        for conn_key in keys:
+            remaining = None if limit is None else limit - count
+            for item in self.client.paginate(
+                paths.connection_syncs(conn_key), params=params, limit=remaining
+            ):
+                yield Sync.model_validate(item)
+                count += 1
+            if limit is not None and count >= limit:
+                return
+
+    def schedule(self, key: str) -> Schedule:
+        self.capabilities.require("schedules", "`sync schedule`")
+        return Schedule.model_validate(self.client.get(paths.connection_schedule(key)).data)
+
+    def set_schedule(self, key: str, *, enabled: bool, interval_minutes: int) -> Schedule:
+        self.capabilities.require("schedules", "`sync schedule set`")
+        resp = self.client.request(
+            "PUT",
+            paths.connection_schedule(key),
+            json_body={"enabled": enabled, "interval_minutes": interval_minutes},
+        )
+        return Schedule.model_validate(resp.data)

@@ -1,0 +1,382 @@
+"""`makini sync`: run syncs and follow them; list, inspect, cancel and schedule them."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from makini_cli.commands._common import LimitOption, app_ctx, new_app
+from makini_cli.context import AppContext
+from makini_cli.errors import ExitCode, QuietExit, UsageError
+
+if TYPE_CHECKING:
+    from makini_cli.commands._sync_runner import Outcome, RunOptions, SyncRunner
+    from makini_cli.output.progress import ProgressView
+
+app = new_app("Run syncs and watch them finish; list, inspect, cancel and schedule them.")
+schedule_app = new_app("Read and set a connection's sync schedule.")
+app.add_typer(schedule_app, name="schedule")
+
+IF_RUNNING = ("fail", "skip", "wait")
+DEFAULT_CONCURRENCY = 8
+
+
+def _duration(value: str | None, flag: str) -> float | None:
+    from makini_cli.durations import parse_duration
+
+    return None if value is None else parse_duration(value, flag=flag)
+
+
+def _progress_view(c: AppContext) -> ProgressView:
+    from makini_cli.output.progress import NullProgress, PlainProgress, RichProgress
+
+    if c.flags.get("quiet"):
+        return NullProgress()
+    if sys.stderr.isatty():
+        return RichProgress(color=c.settings["color"])
+    return PlainProgress()
+
+
+def _runner(c: AppContext, options: RunOptions) -> SyncRunner:
+    from makini_cli.commands._sync_runner import SyncRunner
+
+    runner = SyncRunner(c.syncs, options, _progress_view(c), c.msg.warn)
+    # Ctrl-C must not sit out a Retry-After wait inside a worker thread.
+    c.client.sleep = runner.sleep
+    return runner
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    keys: Annotated[list[str] | None, typer.Argument(help="Connection keys to sync.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Sync every active connection.")] = False,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="Only this scope, e.g. work-orders (repeatable)."),
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Refetch the whole history window.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait/--no-wait", help="Wait for the end (default) or fire and forget."),
+    ] = True,
+    timeout: Annotated[
+        str | None,
+        typer.Option("--timeout", help="Stop waiting after this long (exit 8), e.g. 30m."),
+    ] = None,
+    interval: Annotated[
+        str | None, typer.Option("--interval", help="Longest pause between polls (default 5s).")
+    ] = None,
+    if_running: Annotated[
+        str,
+        typer.Option(
+            "--if-running", help="When a sync is already running: fail (exit 7), skip or wait."
+        ),
+    ] = "fail",
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option("--idempotency-key", help="Makes a re-run of this command start nothing new."),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=32, help="Connections synced at once.")
+    ] = DEFAULT_CONCURRENCY,
+    stall_after: Annotated[
+        str, typer.Option("--stall-after", help="Warn when progress has not moved for this long.")
+    ] = "2m",
+) -> None:
+    """Start syncs and (by default) wait for them; the exit code tells how they ended."""
+    from makini_cli.api.resources.syncs import PollPolicy
+    from makini_cli.commands._sync_runner import RunOptions
+
+    c = app_ctx(ctx)
+    if if_running not in IF_RUNNING:
+        raise UsageError(
+            f"--if-running {if_running!r} is not one of {', '.join(IF_RUNNING)}",
+            hint="use --if-running fail, skip or wait",
+        )
+    if all_ and keys:
+        raise UsageError(
+            "give connection keys or --all, not both", hint="see `makini sync run --help`"
+        )
+    if not all_ and not keys:
+        raise UsageError(
+            "which connections? give their keys, or --all",
+            hint="`makini connections list` shows the keys",
+        )
+    ceiling = _duration(interval, "--interval") or 5.0
+    options = RunOptions(
+        scopes=scope or None,
+        full=full,
+        wait=wait,
+        timeout=_duration(timeout, "--timeout"),
+        if_running=if_running,
+        idempotency_key=idempotency_key,
+        policy=PollPolicy(first=min(0.5, ceiling), ceiling=ceiling),
+        stall_after=_duration(stall_after, "--stall-after") or 120.0,
+    )
+    targets = list(keys or [])
+    if all_:
+        listed = list(c.connections.list())
+        targets = [conn.key for conn in listed if conn.status == "active"]
+        skipped = len(listed) - len(targets)
+        if skipped:
+            c.msg.notice(f"skipping {skipped} connection(s) that are not active")
+        if not targets:
+            c.msg.notice("no active connections to sync")
+            return
+    options.several = len(targets) > 1
+    runner = _runner(c, options)
+    _report(
+        c, runner, runner.run_many(targets, concurrency), several=options.several, command="run"
+    )
+
+
+@app.command("watch")
+def watch(
+    ctx: typer.Context,
+    sync_id: Annotated[str, typer.Argument(metavar="ID", help="Sync id (sync_…).")],
+    timeout: Annotated[
+        str | None, typer.Option("--timeout", help="Stop waiting after this long (exit 8).")
+    ] = None,
+    interval: Annotated[
+        str | None, typer.Option("--interval", help="Longest pause between polls.")
+    ] = None,
+) -> None:
+    """Follow a sync to its end; same exit codes as `sync run --wait`."""
+    from makini_cli.api.resources.syncs import PollPolicy
+    from makini_cli.commands._sync_runner import RunOptions
+
+    c = app_ctx(ctx)
+    ceiling = _duration(interval, "--interval") or 5.0
+    options = RunOptions(
+        timeout=_duration(timeout, "--timeout"),
+        policy=PollPolicy(first=min(0.5, ceiling), ceiling=ceiling),
+    )
+    runner = _runner(c, options)
+    tracker = c.syncs.track(sync_id)
+    key = tracker.key or sync_id
+    _report(
+        c,
+        runner,
+        runner.run_many([key], 1, work=lambda k: runner.follow(k, tracker)),
+        several=False,
+        command="watch",
+    )
+
+
+def _report(
+    c: AppContext, runner: SyncRunner, outcomes: Iterator[Outcome], *, several: bool, command: str
+) -> None:
+    """Print outcomes as they arrive, then exit with the worst one's code."""
+    from makini_cli.commands._sync_runner import worst
+    from makini_cli.output import columns
+    from makini_cli.output.progress import RichProgress
+
+    seen: list[Outcome] = []
+    out = c.out
+    mode = out.mode_for("stream" if several else "object")
+
+    def arrived() -> Iterator[Outcome]:
+        for outcome in outcomes:
+            seen.append(outcome)
+            _explain(c, outcome, command)
+            yield outcome
+
+    try:
+        if mode == "json" and not several:
+            for outcome in arrived():
+                out.object(outcome.record())
+        elif mode in ("json", "jsonl", "csv"):
+            out.stream((o.record() for o in arrived()), columns.SYNCS if mode == "csv" else None)
+        elif isinstance(runner.progress, RichProgress):
+            # The live display owns the terminal until it stops; the summary follows it.
+            finished = list(arrived())
+            for outcome in finished:
+                out.text(_summary_line(outcome))
+        else:
+            for outcome in arrived():
+                out.text(_summary_line(outcome))
+        if several and mode == "table":
+            out.text(_totals(seen))
+    except KeyboardInterrupt:
+        runner.stop.set()
+        _detached(c, runner)
+        raise QuietExit(ExitCode.INTERRUPTED) from None
+    _github(c, seen, command)
+    code = worst(seen)
+    if code != ExitCode.OK:
+        raise QuietExit(code)
+
+
+def _summary_line(o: Outcome) -> str:
+    from makini_cli.durations import format_duration
+
+    sync = o.sync
+    records = ""
+    if sync and sync.progress and sync.progress.records_total:
+        records = f", {sync.progress.records_processed or 0:,} records"
+    ident = f" {o.sync_id}" if o.sync_id else ""
+    detail = {
+        "succeeded": f"succeeded in {format_duration(o.elapsed)}{records}",
+        "queued": "queued",
+        "skipped": f"skipped: a sync is already {sync.status if sync else 'running'}",
+        "conflict": "not started: a sync is already running",
+        "timeout": f"still {sync.status if sync else 'running'} after {format_duration(o.elapsed)}",
+        "failed": "failed" + (f": {sync.error.code}" if sync and sync.error else ""),
+        "cancelled": "cancelled",
+        "detached": "detached",
+    }.get(o.result, f"error: {o.error.code if o.error else '?'}")
+    return f"{o.key}{ident}: {detail}"
+
+
+def _totals(outcomes: list[Outcome]) -> str:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.result] = counts.get(o.result, 0) + 1
+    return ", ".join(f"{n} {result}" for result, n in sorted(counts.items()))
+
+
+def _explain(c: AppContext, o: Outcome, command: str) -> None:
+    """Errors and next steps on stderr, as each outcome arrives."""
+    from makini_cli.errors import CliError
+
+    if o.result == "failed":
+        error = o.sync.error if o.sync and o.sync.error else None
+        c.msg.error(
+            CliError(
+                f"{o.key}: sync {o.sync_id or ''} failed: "
+                + (error.message or "no reason given" if error else "no reason given"),
+                code=(error.code if error and error.code else "SYNC_FAILED"),
+                request_id=o.request_id,
+                http_status=0,
+                exit_code=ExitCode.SYNC_FAILED,
+            )
+        )
+    elif o.result == "cancelled":
+        c.msg.warn(f"{o.key}: sync {o.sync_id or ''} was cancelled")
+    elif o.result == "timeout":
+        follow = (
+            f"makini sync watch {o.sync_id}" if o.sync_id else f"makini connections status {o.key}"
+        )
+        c.msg.warn(
+            f"{o.key}: still running when the wait timed out; the sync goes on. Follow it: {follow}"
+        )
+    elif o.result in ("conflict", "error") and o.error is not None:
+        o.error.message = f"{o.key}: {o.error.message}"
+        c.msg.error(o.error)
+    elif o.result == "skipped":
+        c.msg.notice(f"{o.key}: a sync is already running; skipped (--if-running skip)")
+
+
+def _detached(c: AppContext, runner: SyncRunner) -> None:
+    for key, tracker in sorted(runner.active.items()):
+        if tracker.sync_id:
+            c.msg.notice(
+                f"detached from sync {tracker.sync_id} of {key}; it goes on on the server. "
+                f"Follow it: makini sync watch {tracker.sync_id} · "
+                f"stop it: makini sync cancel {tracker.sync_id}"
+            )
+        else:
+            c.msg.notice(
+                f"detached from the sync of {key}; it goes on. "
+                f"Check it: makini connections status {key}"
+            )
+
+
+def _github(c: AppContext, outcomes: list[Outcome], command: str) -> None:
+    """GitHub Actions: an ::error:: annotation per failure, and a step-summary table."""
+    if c.env.get("GITHUB_ACTIONS") != "true":
+        return
+    from makini_cli.output.github import annotation, summary_table
+
+    for o in outcomes:
+        if o.exit_code != ExitCode.OK:
+            c.msg.raw(annotation(f"makini sync {command}", _summary_line(o)))
+    path = c.env.get("GITHUB_STEP_SUMMARY")
+    if path:
+        try:
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(summary_table(outcomes))
+        except OSError as exc:
+            c.msg.warn(f"cannot append to GITHUB_STEP_SUMMARY ({path}): {exc.strerror or exc}")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    key: Annotated[
+        str | None, typer.Argument(help="Connection key (default: every connection).")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option(help="queued, running, succeeded, failed or cancelled.")
+    ] = None,
+    limit: LimitOption = None,
+) -> None:
+    """Sync history, newest first."""
+    from makini_cli.output import columns
+
+    c = app_ctx(ctx)
+    c.out.stream(
+        (s.to_api() for s in c.syncs.history(key, status=status, limit=limit)), columns.SYNCS
+    )
+
+
+@app.command("get")
+def get(ctx: typer.Context, sync_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """One sync, with its progress and error."""
+    from makini_cli.output import columns
+
+    c = app_ctx(ctx)
+    c.out.object(c.syncs.get(sync_id).to_api(), columns.SYNCS)
+
+
+@app.command("cancel")
+def cancel(ctx: typer.Context, sync_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Cancel a queued or running sync."""
+    from makini_cli.output import columns
+
+    c = app_ctx(ctx)
+    sync = c.syncs.cancel(sync_id)
+    c.msg.notice(f"sync {sync_id} is {sync.status}")
+    c.out.object(sync.to_api(), columns.SYNCS)
+
+
+@schedule_app.command("get")
+def schedule_get(
+    ctx: typer.Context, key: Annotated[str, typer.Argument(help="Connection key.")]
+) -> None:
+    """Show when a connection syncs by itself."""
+    c = app_ctx(ctx)
+    c.out.object(c.syncs.schedule(key).to_api())
+
+
+@schedule_app.command("set")
+def schedule_set(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="Connection key.")],
+    every: Annotated[str | None, typer.Option("--every", help="15m … 1d.")] = None,
+    disable: Annotated[bool, typer.Option("--disable", help="Stop scheduled syncs.")] = False,
+) -> None:
+    """Sync every 15 minutes to once a day, or --disable."""
+    from makini_cli.durations import parse_duration
+
+    c = app_ctx(ctx)
+    if every is None and not disable:
+        raise UsageError(
+            "give --every or --disable", hint="e.g. makini sync schedule set KEY --every 1h"
+        )
+    if every is not None:
+        minutes = parse_duration(every, flag="--every") / 60
+        if not (15 <= minutes <= 1440) or minutes != int(minutes):
+            raise UsageError(
+                f"--every {every} is not a whole number of minutes from 15m to 1d",
+                hint="use 15m, 30m, 1h, 6h or 1d",
+            )
+        interval = int(minutes)
+    else:
+        interval = c.syncs.schedule(key).interval_minutes or 60
+    schedule = c.syncs.set_schedule(key, enabled=not disable, interval_minutes=interval)
+    c.out.object(schedule.to_api())

@@ -1,0 +1,231 @@
+"""`makini sync` end to end against a served sandbox on a fast clock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.cli import run
+from tests.integration.conftest import Served
+
+
+def quiet_schedules(served: Served) -> None:
+    """Seeded connections sync hourly; on a fast clock that would race the tests."""
+    headers = {"Authorization": f"Bearer {served.admin_token()}"}
+    rows = run("connections", "list", env=served.env).jsonl()
+    for row in rows:
+        if row["status"] == "active":
+            httpx.put(f"{served.url}/api/system/connections/{row['key']}/schedule",
+                      json={"enabled": False, "interval_minutes": 60}, headers=headers)
+
+
+def keys_by_health(served: Served) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for row in run("connections", "list", "--status", "active", env=served.env).jsonl():
+        found.setdefault(row["health"], []).append(row["key"])
+    return found
+
+
+@pytest.fixture
+def fast(sandbox_factory: Callable[..., Served]) -> Served:
+    served = sandbox_factory("--clock-speed", "20")
+    quiet_schedules(served)
+    return served
+
+
+def test_run_waits_and_exits_0_with_the_final_sync(fast: Served) -> None:
+    key = keys_by_health(fast)["online"][0]
+    result = run("sync", "run", key, env=fast.env)
+    assert result.code == 0, result
+    sync = result.json()
+    assert sync["connection_key"] == key and sync["status"] == "succeeded"
+    assert sync["progress"]["records_processed"] == sync["progress"]["records_total"]
+    assert f"{key} {sync['id']}: running" in result.stderr  # plain progress lines off a TTY
+    assert "\x1b" not in result.stderr
+    jsonl = run("sync", "run", key, "--scope", "sites", "-o", "jsonl", env=fast.env)
+    assert jsonl.code == 0, jsonl
+    [line] = jsonl.jsonl()
+    assert line["scopes"] == ["sites"] and line["type"] == "incremental"
+    table = run("sync", "run", key, "-o", "table", env=fast.env)
+    assert table.code == 0 and f"{key} sync_" in table.stdout and "succeeded in" in table.stdout
+
+
+def test_no_wait_prints_the_queued_sync_and_already_running_is_exit_7(fast: Served) -> None:
+    key = keys_by_health(fast)["online"][0]
+    queued = run("sync", "run", key, "--no-wait", "--full", env=fast.env)
+    assert queued.code == 0, queued
+    sync = queued.json()
+    assert sync["status"] in ("queued", "running") and sync["type"] == "full"
+    again = run("sync", "run", key, env=fast.env)
+    assert again.code == 7, again
+    assert "SYNC_ALREADY_RUNNING" in again.stderr
+    skipped = run("sync", "run", key, "--if-running", "skip", env=fast.env)
+    assert skipped.code == 0, skipped
+    assert skipped.json()["id"] == sync["id"]
+    waited = run("sync", "run", key, "--if-running", "wait", env=fast.env)
+    assert waited.code == 0, waited
+    assert waited.json()["id"] == sync["id"] and waited.json()["status"] == "succeeded"
+    assert run("sync", "run", key, "--if-running", "later", env=fast.env).code == 2
+
+
+def test_idempotent_rerun_starts_nothing_new(fast: Served) -> None:
+    key = keys_by_health(fast)["online"][1]
+    first = run("sync", "run", key, "--idempotency-key", "deploy-77", env=fast.env)
+    assert first.code == 0, first
+    again = run("sync", "run", key, "--idempotency-key", "deploy-77", env=fast.env)
+    assert again.code == 0, again
+    assert again.json()["id"] == first.json()["id"]
+    history = run("sync", "list", key, "--limit", "5", env=fast.env).jsonl()
+    assert [h["id"] for h in history].count(first.json()["id"]) == 1
+    assert sum(1 for h in history if h["trigger"] == "manual") == 1
+
+
+def test_timeout_is_exit_8_and_the_sync_goes_on(sandbox: Served) -> None:
+    quiet_schedules(sandbox)
+    key = keys_by_health(sandbox)["online"][0]
+    result = run("sync", "run", key, "--full", "--timeout", "1s", env=sandbox.env)
+    assert result.code == 8, result
+    sync = result.json()
+    assert "makini sync watch " + sync["id"] in result.stderr
+    still = run("sync", "get", sync["id"], env=sandbox.env).json()
+    assert still["status"] in ("queued", "running")
+    watched = run("sync", "watch", sync["id"], "--timeout", "1s", env=sandbox.env)
+    assert watched.code == 8, watched
+
+
+def test_failed_sync_is_exit_10_and_reauth_is_not_retried(fast: Served) -> None:
+    key = keys_by_health(fast)["online"][0]
+    assert run("sandbox", "break-credentials", key, env=fast.env).code == 0
+    status = run("connections", "status", key, env=fast.env).jsonl()[0]
+    assert status["health"] == "reauth_required"
+    result = run("sync", "run", key, env=fast.env)
+    assert result.code == 10, result
+    last = result.stderr.strip().splitlines()[-1]
+    assert "REAUTHORIZATION_REQUIRED" in last and "(request req_" in last
+    assert result.json()["error"]["code"] == "REAUTHORIZATION_REQUIRED"
+    time.sleep(1.5)  # 30 sandbox seconds: no automatic retry may appear
+    history = run("sync", "list", key, env=fast.env).jsonl()
+    assert not [h for h in history if h["trigger"] == "retry"]
+    assert run("sandbox", "fix-credentials", key, env=fast.env).code == 0
+    assert run("sync", "run", key, env=fast.env).code == 0
+
+
+def test_cancel_while_waiting_is_exit_12(sandbox: Served) -> None:
+    quiet_schedules(sandbox)
+    key = keys_by_health(sandbox)["online"][0]
+    env = {**os.environ, **sandbox.env}
+    proc = subprocess.Popen([sys.executable, "-m", "makini_cli", "sync", "run", key, "--full",
+                             "--interval", "0.3s"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    while "sync_" not in line:
+        line = proc.stderr.readline()
+        assert line, "no progress line"
+    sync_id = next(word.rstrip(":") for word in line.split() if word.startswith("sync_"))
+    cancelled = run("sync", "cancel", sync_id, env=sandbox.env)
+    assert cancelled.code == 0, cancelled
+    assert cancelled.json()["status"] == "cancelled"
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 12, err
+    assert "cancelled" in err
+
+
+def test_ctrl_c_detaches_and_leaves_the_sync_running(sandbox: Served) -> None:
+    quiet_schedules(sandbox)
+    key = keys_by_health(sandbox)["online"][1]
+    env = {**os.environ, **sandbox.env}
+    proc = subprocess.Popen([sys.executable, "-m", "makini_cli", "sync", "run", key, "--full"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    while "sync_" not in line:
+        line = proc.stderr.readline()
+        assert line, "no progress line"
+    sync_id = next(word.rstrip(":") for word in line.split() if word.startswith("sync_"))
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert f"makini sync watch {sync_id}" in err and f"makini sync cancel {sync_id}" in err
+    assert "Traceback" not in err
+    assert run("sync", "get", sync_id, env=sandbox.env).json()["status"] in ("queued", "running")
+
+
+def test_all_with_mixed_outcomes_and_the_actions_summary(fast: Served, tmp_path: Path) -> None:
+    health = keys_by_health(fast)
+    broken = health["online"][0]
+    assert run("sandbox", "break-credentials", broken, env=fast.env).code == 0
+    summary = tmp_path / "summary.md"
+    env = {**fast.env, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    result = run("sync", "run", "--all", "-o", "jsonl", env=env)
+    assert result.code == 10, result
+    lines = result.jsonl()
+    by_key = {line["connection_key"]: line for line in lines}
+    assert len(by_key) == len(lines) >= 6
+    assert by_key[broken]["status"] == "failed"
+    offline = health["offline"][0]
+    assert by_key[offline]["error"]["code"] == "SYSTEM_UNREACHABLE"
+    assert sum(1 for line in lines if line["status"] == "succeeded") >= 3
+    assert "skipping 2 connection(s) that are not active" in result.stderr  # pending, inactive
+    failures = 1 + len(health.get("offline", [])) + len(health.get("reauth_required", []))
+    annotations = [ln for ln in result.stderr.splitlines() if ln.startswith("::error ")]
+    assert len(annotations) == failures and any(broken in a for a in annotations)
+    table = summary.read_text()
+    assert "| Connection | Sync | Result |" in table
+    assert table.count("| succeeded |") >= 3 and table.count("| failed |") == failures
+
+
+def test_outage_backs_off_then_recovers_by_itself(fast: Served) -> None:
+    key = keys_by_health(fast)["online"][0]
+    assert run("sync", "run", key, env=fast.env).code == 0
+    assert run("sync", "schedule", "set", key, "--every", "15m", env=fast.env).code == 0
+    schedule = run("sync", "schedule", "get", key, env=fast.env).json()
+    assert schedule["enabled"] is True and schedule["interval_minutes"] == 15
+    assert run("sandbox", "outage", key, "--for", "40m", env=fast.env).code == 0
+    assert run("connections", "status", key, env=fast.env).jsonl()[0]["health"] == "offline"
+    fast.control("POST", "clock", {"advance_seconds": 3 * 3600})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        history = run("sync", "list", key, "-o", "json", env=fast.env).json()
+        recovered = [h for h in history if h["trigger"] == "retry" and h["status"] == "succeeded"]
+        if recovered:
+            break
+        time.sleep(0.5)
+    assert recovered, history
+    failed = sorted((h for h in history if h["status"] == "failed"), key=lambda h: h["created_at"])
+    assert failed and all(h["error"]["code"] == "SYSTEM_UNREACHABLE" for h in failed)
+    assert failed[0]["trigger"] == "scheduled"
+    starts = [datetime.fromisoformat(h["created_at"].replace("Z", "+00:00")) for h in failed]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(starts)]
+    assert len(gaps) >= 3
+    assert all(later > earlier for earlier, later in pairwise(gaps))
+    assert all(h["next_retry_at"] for h in failed)
+    status = run("connections", "status", key, env=fast.env).jsonl()[0]
+    assert status["health"] == "online"
+
+
+def test_documented_calls_only_give_the_same_exit_codes(
+    sandbox_factory: Callable[..., Served],
+) -> None:
+    served = sandbox_factory("--no-extensions", "--clock-speed", "20")
+    key = next(r["key"] for r in run("connections", "list", env=served.env).jsonl()
+               if r["status"] == "active" and r["key"] != "10000593048226"
+               and r["key"] != "10000826371559")
+    ok = run("sync", "run", key, env=served.env)
+    assert ok.code == 0, ok
+    assert ok.json()["status"] == "succeeded"
+    failing = run("sync", "run", "10000826371559", env=served.env)  # seeded reauth_required
+    assert failing.code == 10, failing
+    assert "REAUTHORIZATION_REQUIRED" in failing.stderr
+    listed = run("sync", "list", key, env=served.env)
+    assert listed.code == 1 and "capability 'syncs'" in listed.stderr
