@@ -340,3 +340,14 @@ def test_connection_token_routes_reject_admin_idempotency_subjects(
         403,
         "PERMISSION_DENIED",
     )
+
+
+
+def test_control_sets_the_credit_pool(client: httpx.Client, admin: dict[str, str]) -> None:
+    """A demo or benchmark can raise the pool to create many connections."""
+    resp = client.post("/sandbox/account", json={"credits_total": 500}, headers=admin)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["data"]["credits_total"] == 500
+    assert client.get("/api/system/account", headers=admin).json()["data"]["credits_total"] == 500
+    bad = client.post("/sandbox/account", json={"credits_total": -1}, headers=admin)
+    assert_error(bad, 422, "VALIDATION_FAILED")

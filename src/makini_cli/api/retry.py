@@ -85,7 +85,14 @@ class RatePacer:
             if rem > max(2, int(lim * self.low_fraction)):
                 self._interval = 0.0
             else:
-                self._interval = self.window / lim
+                # A hair slower than the refill rate, so threads never overtake it.
+                self._interval = self.window / lim * 1.02
+
+    @property
+    def interval(self) -> float:
+        """Seconds between requests while pacing; 0 while the budget is comfortable."""
+        with self._lock:
+            return self._interval
 
     def reserve(self, now: float) -> float:
         """Seconds to wait before sending the next request (0 when not pacing)."""

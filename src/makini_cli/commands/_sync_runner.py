@@ -1,14 +1,22 @@
 """Start syncs, follow them to the end, and turn what happened into outcomes.
 
-Shared by `sync run` (one connection or a fan-out over many) and `sync watch`. One
-`ApiClient` serves every thread: httpx's sync client is thread-safe, its connection pool
-is shared, and the client's rate pacer spaces requests across all threads. Measured here
-(see issue 3), threads on one sync client scale where httpx's async pool degrades above
+Shared by `sync run` (one connection or a fan-out over many) and `sync watch`.
+
+Concurrency bounds requests in flight, not syncs: every sync is started as soon as a
+worker is free, and one scheduler (the caller's thread) keeps a queue of when each
+followed sync is next due for a poll, handing due polls to the workers. So 200 syncs that
+each take a minute on the server finish in about a minute, not in 200/8 minutes.
+
+One `ApiClient` serves every worker: httpx's sync client is thread-safe, its connection
+pool is shared, and the client's rate pacer spaces requests across all of them. Measured
+here (issue 3), threads on one sync client scale where httpx's async pool degrades above
 about 8 requests in flight.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,10 +28,10 @@ from makini_cli.api.resources.syncs import (
     AlreadyRunning,
     Detached,
     DocumentedTracker,
+    EtaEstimate,
     PollPolicy,
     SyncsAPI,
     Tracker,
-    WaitTimeout,
 )
 from makini_cli.errors import CliError, ExitCode
 from makini_cli.models.sync import Sync
@@ -128,6 +136,18 @@ class _StallWatch:
         return None
 
 
+@dataclass
+class _Followed:
+    key: str
+    tracker: Tracker
+    started: float
+    deadline: float | None
+    intervals: Iterator[float]
+    stall: _StallWatch
+    eta: EtaEstimate = field(default_factory=EtaEstimate)
+    latest: Sync | None = None
+
+
 class SyncRunner:
     def __init__(
         self,
@@ -144,17 +164,18 @@ class SyncRunner:
         self.warn = warn
         self.monotonic = monotonic
         self.stop = threading.Event()
-        #: syncs being followed right now, by connection key
+        #: syncs being followed right now, by connection key (for Ctrl-C's advice)
         self.active: dict[str, Tracker] = {}
-        self._lock = threading.Lock()
 
-    def _done(self, key: str) -> None:
-        with self._lock:
-            self.active.pop(key, None)
+    def sleep(self, seconds: float) -> None:
+        """The client's retry sleep during a run: Ctrl-C must not wait out a Retry-After."""
+        if self.stop.wait(seconds):
+            raise Detached()
 
-    # ------------------------------------------------------------------ one connection
+    # ------------------------------------------------------------------ starting
 
-    def run_one(self, key: str) -> Outcome:
+    def begin(self, key: str) -> Outcome | Tracker:
+        """Start one connection's sync (in a worker): a Tracker to follow, or an Outcome."""
         started = self.monotonic()
         opts = self.options
         idem = opts.idempotency_key
@@ -166,18 +187,18 @@ class SyncRunner:
                     key, scopes=opts.scopes, full=opts.full, idempotency_key=idem
                 )
             except AlreadyRunning as running:
-                return self._already_running(key, running, started)
+                return self._already_running(key, running)
             if not opts.wait:
                 first = tracker.poll() if isinstance(tracker, DocumentedTracker) else None
                 sync = first or getattr(tracker, "latest", None)
                 return Outcome(key, "queued", sync, request_id=tracker.request_id)
-            return self.follow(key, tracker, started)
+            return tracker
         except Detached:
             return Outcome(key, "detached", None, elapsed=self.monotonic() - started)
         except CliError as exc:
             return Outcome(key, "error", None, error=exc, elapsed=self.monotonic() - started)
 
-    def _already_running(self, key: str, running: AlreadyRunning, started: float) -> Outcome:
+    def _already_running(self, key: str, running: AlreadyRunning) -> Outcome | Tracker:
         policy = self.options.if_running
         if policy == "fail":
             return Outcome(
@@ -190,86 +211,137 @@ class SyncRunner:
             tracker = DocumentedTracker(self.api, key, token, "incremental", None)
         if policy == "skip":
             return Outcome(key, "skipped", tracker.poll(), request_id=tracker.request_id)
-        return self.follow(key, tracker, started)
+        return tracker
 
-    def follow(self, key: str, tracker: Tracker, started: float | None = None) -> Outcome:
-        started = self.monotonic() if started is None else started
-        with self._lock:
-            self.active[key] = tracker
-        stall = _StallWatch(self.monotonic(), self.options.stall_after)
-
-        def on_update(sync: Sync) -> None:
-            self.progress.update(key, sync)
-            quiet_for = stall.still(sync, self.monotonic())
-            if quiet_for is not None:
-                self.warn(
-                    f"{key}: sync {sync.id or ''} has made no progress for "
-                    f"{int(quiet_for)} s; it may be stalled"
-                )
-
-        try:
-            final = self.api.wait(
-                tracker,
-                timeout=self.options.timeout,
-                policy=self.options.policy,
-                on_update=on_update,
-                stop=self.stop,
-                monotonic=self.monotonic,
-            )
-        except WaitTimeout as timeout:
-            self._done(key)
-            return Outcome(
-                key,
-                "timeout",
-                timeout.latest,
-                request_id=tracker.request_id,
-                elapsed=self.monotonic() - started,
-            )
-        except Detached:
-            latest = getattr(tracker, "latest", None)
-            # Left in `self.active`: the caller tells the user how to follow it.
-            return Outcome(
-                key,
-                "detached",
-                latest,
-                request_id=tracker.request_id,
-                elapsed=self.monotonic() - started,
-            )
-        except CliError as exc:
-            self._done(key)
-            return Outcome(key, "error", None, error=exc, elapsed=self.monotonic() - started)
-        self._done(key)
-        result = final.status if final.status in ("succeeded", "failed", "cancelled") else "failed"
-        return Outcome(
-            key, result, final, request_id=tracker.request_id, elapsed=self.monotonic() - started
-        )
-
-    # ------------------------------------------------------------------ many
+    # ------------------------------------------------------------------ following
 
     def run_many(
-        self, keys: list[str], concurrency: int, work: Callable[[str], Outcome] | None = None
+        self,
+        keys: list[str],
+        concurrency: int,
+        trackers: dict[str, Tracker] | None = None,
     ) -> Iterator[Outcome]:
-        """Yield outcomes as they finish, `concurrency` connections at a time.
+        """Start `keys` (and follow `trackers`), yielding outcomes as they finish.
 
-        On Ctrl-C every wait stops (`self.active` then holds the syncs left running on the
-        server) and KeyboardInterrupt propagates to the caller.
+        On Ctrl-C (KeyboardInterrupt in the caller's thread) the workers stop;
+        `self.active` then holds the syncs left running on the server.
         """
-        job = work or self.run_one
-        pool = ThreadPoolExecutor(
-            max_workers=max(1, min(concurrency, len(keys))), thread_name_prefix="makini-sync"
-        )
-        pending: set[Future[Outcome]] = {pool.submit(job, key) for key in keys}
+        pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="makini-sync")
+        inflight: dict[Future[Any], tuple[str, str]] = {}
+        to_start = list(reversed(keys))
+        followed: dict[str, _Followed] = {}
+        due: list[tuple[float, int, str]] = []
+        order = itertools.count()
+
+        def follow(key: str, tracker: Tracker, poll_now: bool) -> None:
+            now = self.monotonic()
+            timeout = self.options.timeout
+            item = _Followed(
+                key=key,
+                tracker=tracker,
+                started=now,
+                deadline=None if timeout is None else now + timeout,
+                intervals=self.options.policy.intervals(),
+                stall=_StallWatch(now, self.options.stall_after),
+                latest=getattr(tracker, "latest", None),
+            )
+            followed[key] = item
+            self.active[key] = tracker
+            if item.latest is not None:
+                self.progress.update(key, item.latest)
+            wait_s = 0.0 if poll_now or item.latest is None else next(item.intervals)
+            heapq.heappush(due, (now + wait_s, next(order), key))
+
+        def finish(item: _Followed, result: str, error: CliError | None = None) -> Outcome:
+            followed.pop(item.key, None)
+            if result != "detached":
+                self.active.pop(item.key, None)
+            return Outcome(
+                item.key,
+                result,
+                None if error else item.latest,
+                error=error,
+                request_id=item.tracker.request_id,
+                elapsed=self.monotonic() - item.started,
+            )
+
+        for key, tracker in (trackers or {}).items():
+            follow(key, tracker, poll_now=True)
         try:
-            while pending:
-                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            while to_start or inflight or due:
+                while to_start and len(inflight) < concurrency:
+                    key = to_start.pop()
+                    inflight[pool.submit(self.begin, key)] = ("start", key)
+                now = self.monotonic()
+                while due and due[0][0] <= now and len(inflight) < concurrency:
+                    _, _, key = heapq.heappop(due)
+                    item = followed[key]
+                    if item.deadline is not None and now >= item.deadline:
+                        yield finish(item, "timeout")
+                        continue
+                    inflight[pool.submit(item.tracker.poll)] = ("poll", key)
+                pause = 0.25 if not due else min(0.25, max(0.0, due[0][0] - self.monotonic()))
+                if inflight:
+                    done, _ = wait(list(inflight), timeout=pause, return_when=FIRST_COMPLETED)
+                else:
+                    done = set()
+                    time.sleep(pause)
                 for future in done:
-                    yield future.result()
+                    kind, key = inflight.pop(future)
+                    if kind == "start":
+                        started = future.result()
+                        if isinstance(started, Outcome):
+                            yield started
+                        else:
+                            follow(key, started, poll_now=False)
+                        continue
+                    item = followed[key]
+                    try:
+                        sync = future.result()
+                    except Detached:
+                        continue
+                    except CliError as exc:
+                        yield finish(item, "error", exc)
+                        continue
+                    outcome = self._polled(item, sync)
+                    if outcome is not None:
+                        yield finish(item, outcome)
+                    else:
+                        heapq.heappush(due, (self._next_due(item, len(followed)), next(order), key))
         finally:
             self.stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
             self.progress.close()
 
-    def sleep(self, seconds: float) -> None:
-        """The client's retry sleep during a run: Ctrl-C must not wait out a Retry-After."""
-        if self.stop.wait(seconds):
-            raise Detached()
+    def _polled(self, item: _Followed, sync: Sync) -> str | None:
+        """Record a poll's answer; the result's name once the sync is over."""
+        item.latest = sync
+        self.progress.update(item.key, sync)
+        now = self.monotonic()
+        quiet_for = item.stall.still(sync, now)
+        if quiet_for is not None:
+            self.warn(
+                f"{item.key}: sync {sync.id or ''} has made no progress for "
+                f"{int(quiet_for)} s; it may be stalled"
+            )
+        if sync.finished:
+            return sync.status if sync.status in ("succeeded", "failed", "cancelled") else "failed"
+        if item.deadline is not None and now >= item.deadline:
+            return "timeout"
+        return None
+
+    def _next_due(self, item: _Followed, following: int) -> float:
+        """Fast at first, then backing off; never before the predicted end (from the
+        progress rate); and while the rate limit binds, each followed sync gets only
+        its share of the request budget, since polling faster would just queue behind
+        the pacer."""
+        now = self.monotonic()
+        assert item.latest is not None
+        wait_s = max(
+            next(item.intervals),
+            item.eta.seconds_left(item.latest, now),
+            self.api.client.pacer.interval * following,
+        )
+        if item.deadline is not None:
+            wait_s = min(wait_s, max(0.0, item.deadline - now))
+        return now + wait_s

@@ -158,13 +158,7 @@ def watch(
     runner = _runner(c, options)
     tracker = c.syncs.track(sync_id)
     key = tracker.key or sync_id
-    _report(
-        c,
-        runner,
-        runner.run_many([key], 1, work=lambda k: runner.follow(k, tracker)),
-        several=False,
-        command="watch",
-    )
+    _report(c, runner, runner.run_many([], 1, {key: tracker}), several=False, command="watch")
 
 
 def _report(

@@ -9,9 +9,7 @@ in the same outcomes and exit codes.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -117,10 +115,29 @@ class PollPolicy:
             wait = min(self.ceiling, wait * self.factor)
 
 
-class WaitTimeout(Exception):
-    def __init__(self, latest: Sync) -> None:
-        super().__init__("timeout")
-        self.latest = latest
+#: Never wait longer than this for a predicted end: the display should still move.
+ETA_CAP_S = 30.0
+
+
+class EtaEstimate:
+    """Predicts when a running sync ends from how fast its records move between polls."""
+
+    def __init__(self) -> None:
+        self.first: tuple[float, int] | None = None
+
+    def seconds_left(self, sync: Sync, now: float) -> float:
+        progress = sync.progress
+        if sync.status != "running" or not progress or not progress.records_total:
+            return 0.0
+        done = progress.records_processed or 0
+        if self.first is None or done < self.first[1]:
+            self.first = (now, done)
+            return 0.0
+        elapsed, moved = now - self.first[0], done - self.first[1]
+        if elapsed <= 0 or moved <= 0:
+            return 0.0
+        left = (progress.records_total - done) * elapsed / moved
+        return min(ETA_CAP_S, left)
 
 
 class Detached(Exception):
@@ -197,37 +214,6 @@ class SyncsAPI:
         resp = self.client.get(paths.sync(sync_id))
         sync = Sync.model_validate(resp.data)
         return ExtTracker(self, sync, resp.request_id)
-
-    # ------------------------------------------------------------------ wait
-
-    def wait(
-        self,
-        tracker: Tracker,
-        *,
-        timeout: float | None,
-        policy: PollPolicy,
-        on_update: Callable[[Sync], None],
-        stop: threading.Event,
-        monotonic: Callable[[], float] = time.monotonic,
-        first: Sync | None = None,
-    ) -> Sync:
-        """Poll until the sync ends; WaitTimeout at `timeout`, Detached when `stop` is set."""
-        started = monotonic()
-        latest = first or tracker.poll()
-        on_update(latest)
-        for interval in policy.intervals():
-            if latest.finished:
-                return latest
-            if timeout is not None:
-                left = timeout - (monotonic() - started)
-                if left <= 0:
-                    raise WaitTimeout(latest)
-                interval = min(interval, left)
-            if stop.wait(interval):
-                raise Detached()
-            latest = tracker.poll()
-            on_update(latest)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # ------------------------------------------------------------------ the rest
 

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from makini_cli.sandbox import faults, health
 from makini_cli.sandbox.clock import MAX_SPEED, iso
+from makini_cli.sandbox.connections import account_summary
 from makini_cli.sandbox.routes.common import AdminDep, RuntimeDep
 from makini_cli.sandbox.runtime import Runtime
 from makini_cli.sandbox.seed import SEED_CONNECTIONS
@@ -71,6 +72,10 @@ class OutageChange(BaseModel):
         return self
 
 
+class CreditsChange(BaseModel):
+    credits_total: int = Field(ge=0, le=1_000_000, description="The account's credit pool.")
+
+
 def _clock_view(runtime: Runtime) -> dict[str, Any]:
     now = runtime.now()
     return {"data": {"now": iso(now), "unix": now, "speed": runtime.clock.speed}}
@@ -83,6 +88,12 @@ def build_router() -> APIRouter:
     def reset(_: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
         runtime.reset()
         return {"data": {"reset": True, "connections": len(SEED_CONNECTIONS)}}
+
+    @router.post("/account", summary="Set the account's credit pool (demos, benchmarks)")
+    def set_account(_: AdminDep, runtime: RuntimeDep, change: CreditsChange) -> dict[str, Any]:
+        with runtime.store.transaction() as conn:
+            conn.execute("UPDATE account SET credits_total = ?", (change.credits_total,))
+            return {"data": account_summary(conn)}
 
     @router.get("/clock", summary="The sandbox clock")
     def get_clock(_: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
