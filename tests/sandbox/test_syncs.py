@@ -488,3 +488,20 @@ def test_documented_sync_calls_with_a_connection_token(
     }
     paths = client.get("/openapi.json").json()["paths"]
     assert ("/api/system/syncs/{sync_id}" in paths) is extensions
+
+
+def test_data_calls_answer_by_health(client: httpx.Client, admin: dict[str, str]) -> None:
+    """Contract §5: offline → 503 SYSTEM_UNREACHABLE, reauth → 409, else (no records yet) 404."""
+    key = ACTIVE_KEY
+    conn_headers = connection_token(client, admin, key)
+    path = "/api/eam/work-orders"
+    assert_error(client.get(path, headers=conn_headers), 404, "NOT_FOUND")
+    assert_error(client.get(path, headers=admin), 403, "PERMISSION_DENIED")
+    client.post(f"/sandbox/connections/{key}/outage", json={"seconds": 600}, headers=admin)
+    assert_error(client.get(path, headers=conn_headers), 503, "SYSTEM_UNREACHABLE")
+    assert_error(client.get("/api/raw/tables", headers=conn_headers), 503, "SYSTEM_UNREACHABLE")
+    client.post(f"/sandbox/connections/{key}/outage", json={"end": True}, headers=admin)
+    client.post(f"/sandbox/connections/{key}/break-credentials", headers=admin)
+    assert_error(client.get(path, headers=conn_headers), 409, "REAUTHORIZATION_REQUIRED")
+    # The documented system routes are not shadowed by the data patterns.
+    assert client.get("/api/system/connections", headers=admin).status_code == 200

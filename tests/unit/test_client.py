@@ -267,3 +267,16 @@ def test_pacer_spaces_threads_sharing_a_client() -> None:
     assert waits == pytest.approx([0.0, 1.02, 2.04, 3.06])
     pacer.observe("60", "30", now=104.0)
     assert pacer.reserve(104.0) == 0.0
+
+
+def test_system_unreachable_is_not_retried() -> None:
+    calls: list[int] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return envelope(503, "SYSTEM_UNREACHABLE")
+
+    client, clock, _ = make_client(handler)
+    with pytest.raises(CliError) as err:
+        client.get("/api/eam/work-orders")
+    assert err.value.exit_code == ExitCode.UNAVAILABLE and len(calls) == 1 and clock.sleeps == []

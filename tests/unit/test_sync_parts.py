@@ -104,3 +104,15 @@ def test_github_annotation_escapes_and_summary_table() -> None:
     assert lines[2] == "| Connection | Sync | Result | Records | Duration | Error |"
     assert lines[4] == "| k1 | sync_1 | succeeded | 100 | 12s |  |"
     assert "k\\|2" in lines[5] and "SYSTEM_UNREACHABLE: down" in lines[5]
+
+
+def test_stall_watch_warns_once_when_progress_stops() -> None:
+    from makini_cli.commands._sync_runner import _StallWatch
+
+    watch = _StallWatch(now=0.0, after=60.0)
+    assert watch.still(sync("running", 10), 0.0) is None
+    assert watch.still(sync("running", 20), 30.0) is None  # moved
+    assert watch.still(sync("running", 20), 80.0) is None  # 50 s quiet
+    assert watch.still(sync("running", 20), 95.0) == 65.0  # 65 s quiet: warn
+    assert watch.still(sync("running", 20), 200.0) is None  # once
+    assert _StallWatch(0.0, 1.0).still(Sync.model_validate({"status": "running"}), 99.0) is None

@@ -186,7 +186,12 @@ class ApiClient:
                 self._trace(f"401 {error.code}: renewing the admin token once")
                 if self.auth.recover(error.code):
                     continue
-            if status not in RETRY_STATUSES or (method == "POST" and idempotency_key is None):
+            if (
+                status not in RETRY_STATUSES
+                or (method == "POST" and idempotency_key is None)
+                # The connected system is down, not the API: a retry in seconds won't help.
+                or error.code == "SYSTEM_UNREACHABLE"
+            ):
                 raise error
             retry_after = parse_retry_after(resp.headers.get("retry-after"), self.wall())
             wait = self.retry.next_delay(retries + 1, retry_after, self.monotonic() - started)

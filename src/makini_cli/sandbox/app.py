@@ -25,7 +25,15 @@ from makini_cli.sandbox import scheduler
 from makini_cli.sandbox.clock import SandboxClock
 from makini_cli.sandbox.errors import ApiError, default_code, envelope
 from makini_cli.sandbox.middleware import SandboxMiddleware, request_id_of
-from makini_cli.sandbox.routes import auth, connections, control, integrations, syncs, system
+from makini_cli.sandbox.routes import (
+    auth,
+    connections,
+    control,
+    data,
+    integrations,
+    syncs,
+    system,
+)
 from makini_cli.sandbox.runtime import Runtime
 from makini_cli.sandbox.settings import SandboxSettings
 
@@ -154,6 +162,8 @@ def create_app(
         app.include_router(syncs.build_router())
     app.include_router(integrations.build_router())
     app.include_router(control.build_router())
+    # Last: its /api/eam|erp|wms|raw/{path} patterns must not shadow anything above.
+    app.include_router(data.build_router())
     app.add_middleware(SandboxMiddleware, runtime=runtime, embedded=embedded)
     return app
 
