@@ -36,6 +36,19 @@ def keys_by_health(served: Served) -> dict[str, list[str]]:
     return found
 
 
+def run_in_background(served: Served, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """Start makini and wait for its first progress line; returns it and the sync id."""
+    env = {**os.environ, **served.env}
+    proc = subprocess.Popen([sys.executable, "-m", "makini_cli", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    while "sync_" not in line:
+        line = proc.stderr.readline()
+        assert line, "no progress line"
+    return proc, next(word.rstrip(":") for word in line.split() if word.startswith("sync_"))
+
+
 @pytest.fixture
 def fast(sandbox_factory: Callable[..., Served]) -> Served:
     served = sandbox_factory("--clock-speed", "20")
@@ -123,16 +136,7 @@ def test_failed_sync_is_exit_10_and_reauth_is_not_retried(fast: Served) -> None:
 def test_cancel_while_waiting_is_exit_12(sandbox: Served) -> None:
     quiet_schedules(sandbox)
     key = keys_by_health(sandbox)["online"][0]
-    env = {**os.environ, **sandbox.env}
-    proc = subprocess.Popen([sys.executable, "-m", "makini_cli", "sync", "run", key, "--full",
-                             "--interval", "0.3s"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    while "sync_" not in line:
-        line = proc.stderr.readline()
-        assert line, "no progress line"
-    sync_id = next(word.rstrip(":") for word in line.split() if word.startswith("sync_"))
+    proc, sync_id = run_in_background(sandbox, "sync", "run", key, "--full", "--interval", "0.3s")
     cancelled = run("sync", "cancel", sync_id, env=sandbox.env)
     assert cancelled.code == 0, cancelled
     assert cancelled.json()["status"] == "cancelled"
@@ -144,15 +148,7 @@ def test_cancel_while_waiting_is_exit_12(sandbox: Served) -> None:
 def test_ctrl_c_detaches_and_leaves_the_sync_running(sandbox: Served) -> None:
     quiet_schedules(sandbox)
     key = keys_by_health(sandbox)["online"][1]
-    env = {**os.environ, **sandbox.env}
-    proc = subprocess.Popen([sys.executable, "-m", "makini_cli", "sync", "run", key, "--full"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    while "sync_" not in line:
-        line = proc.stderr.readline()
-        assert line, "no progress line"
-    sync_id = next(word.rstrip(":") for word in line.split() if word.startswith("sync_"))
+    proc, sync_id = run_in_background(sandbox, "sync", "run", key, "--full")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

@@ -41,11 +41,14 @@ def build_router() -> APIRouter:
             )
         raise not_found(f"Data at {path!r} (the sandbox serves no records yet)")
 
+    # One route per method: FastAPI names an operation after a route's first method only.
     for category in CATEGORIES:
-        router.add_api_route(
-            f"/api/{category}/{{path:path}}",
-            gate,
-            methods=["GET", "POST", "PUT"],
-            summary=f"/api/{category}/… (health-gated; no records yet)",
-        )
+        for method in ("GET", "POST", "PUT"):
+            router.add_api_route(
+                f"/api/{category}/{{path:path}}",
+                gate,
+                methods=[method],
+                name=f"data_{category}_{method.lower()}",
+                summary=f"{method} /api/{category}/… (health-gated; no records yet)",
+            )
     return router
