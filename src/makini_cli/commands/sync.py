@@ -81,7 +81,10 @@ def run(
         typer.Option("--idempotency-key", help="Makes a re-run of this command start nothing new."),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=32, help="Connections synced at once.")
+        int,
+        typer.Option(
+            "--concurrency", min=1, max=32, help="Requests in flight at once (all syncs start)."
+        ),
     ] = DEFAULT_CONCURRENCY,
     stall_after: Annotated[
         str, typer.Option("--stall-after", help="Warn when progress has not moved for this long.")
@@ -117,7 +120,7 @@ def run(
         policy=PollPolicy(first=min(0.5, ceiling), ceiling=ceiling),
         stall_after=_duration(stall_after, "--stall-after") or 120.0,
     )
-    targets = list(keys or [])
+    targets = list(dict.fromkeys(keys or []))  # a key given twice is synced once
     if all_:
         listed = list(c.connections.list())
         targets = [conn.key for conn in listed if conn.status == "active"]
@@ -127,7 +130,7 @@ def run(
         if not targets:
             c.msg.notice("no active connections to sync")
             return
-    options.several = len(targets) > 1
+    options.several = all_ or len(targets) > 1
     runner = _runner(c, options)
     _report(
         c, runner, runner.run_many(targets, concurrency), several=options.several, command="run"
@@ -176,7 +179,7 @@ def _report(
     def arrived() -> Iterator[Outcome]:
         for outcome in outcomes:
             seen.append(outcome)
-            _explain(c, outcome, command)
+            _explain(c, outcome)
             yield outcome
 
     try:
@@ -233,7 +236,7 @@ def _totals(outcomes: list[Outcome]) -> str:
     return ", ".join(f"{n} {result}" for result, n in sorted(counts.items()))
 
 
-def _explain(c: AppContext, o: Outcome, command: str) -> None:
+def _explain(c: AppContext, o: Outcome) -> None:
     """Errors and next steps on stderr, as each outcome arrives."""
     from makini_cli.errors import CliError
 
@@ -245,7 +248,6 @@ def _explain(c: AppContext, o: Outcome, command: str) -> None:
                 + (error.message or "no reason given" if error else "no reason given"),
                 code=(error.code if error and error.code else "SYNC_FAILED"),
                 request_id=o.request_id,
-                http_status=0,
                 exit_code=ExitCode.SYNC_FAILED,
             )
         )
