@@ -351,3 +351,15 @@ def test_control_sets_the_credit_pool(client: httpx.Client, admin: dict[str, str
     assert client.get("/api/system/account", headers=admin).json()["data"]["credits_total"] == 500
     bad = client.post("/sandbox/account", json={"credits_total": -1}, headers=admin)
     assert_error(bad, 422, "VALIDATION_FAILED")
+
+
+def test_clock_control_refuses_what_would_break_time(
+    client: httpx.Client, admin: dict[str, str]
+) -> None:
+    """Found by fuzzing: a vanishing speed made Retry-After infinite (500s everywhere), and
+    repeated jumps could pass the year 9999."""
+    assert_error(client.post("/sandbox/clock", json={"speed": 1e-300}, headers=admin),
+                 422, "VALIDATION_FAILED")
+    far = client.post("/sandbox/clock", json={"advance_seconds": 200 * 365 * 86400}, headers=admin)
+    assert_error(far, 422, "VALIDATION_FAILED")
+    assert client.get("/api/system/connections", headers=admin).status_code == 200

@@ -24,6 +24,8 @@ from makini_cli.sandbox.store import Store, get_meta, set_meta
 
 _CLOCK_META_KEY = "clock"
 MAX_SPEED = 1_000_000.0
+# Slower than this and a real-second answer (Retry-After) would not fit in an integer.
+MIN_SPEED = 0.001
 
 
 class SandboxClock(Protocol):
@@ -67,8 +69,8 @@ def iso(ts: float | None) -> str | None:
 
 
 def _check_speed(speed: float) -> float:
-    if not (0 < speed <= MAX_SPEED) or math.isnan(speed):
-        raise ValueError(f"clock speed must be in (0, {MAX_SPEED:g}]")
+    if not (MIN_SPEED <= speed <= MAX_SPEED) or math.isnan(speed):
+        raise ValueError(f"clock speed must be in [{MIN_SPEED:g}, {MAX_SPEED:g}]")
     return float(speed)
 
 

@@ -20,8 +20,9 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, model_validator
 
 from makini_cli.sandbox import faults, health
-from makini_cli.sandbox.clock import MAX_SPEED, iso
+from makini_cli.sandbox.clock import MAX_SPEED, MIN_SPEED, iso
 from makini_cli.sandbox.connections import account_summary
+from makini_cli.sandbox.errors import validation_failed
 from makini_cli.sandbox.routes.common import AdminDep, RuntimeDep
 from makini_cli.sandbox.runtime import Runtime
 from makini_cli.sandbox.seed import SEED_CONNECTIONS
@@ -32,7 +33,7 @@ class ClockChange(BaseModel):
         default=None, ge=0, le=10 * 365 * 86_400, description="Jump forward this far."
     )
     speed: float | None = Field(
-        default=None, gt=0, le=MAX_SPEED, description="Sandbox seconds per real second."
+        default=None, ge=MIN_SPEED, le=MAX_SPEED, description="Sandbox seconds per real second."
     )
 
     @model_validator(mode="after")
@@ -72,6 +73,10 @@ class OutageChange(BaseModel):
         return self
 
 
+#: 2200-01-01T00:00:00Z: the furthest the control route moves the clock.
+CLOCK_HORIZON = 7_258_118_400.0
+
+
 class CreditsChange(BaseModel):
     credits_total: int = Field(ge=0, le=1_000_000, description="The account's credit pool.")
 
@@ -101,6 +106,11 @@ def build_router() -> APIRouter:
 
     @router.post("/clock", summary="Jump the clock forward and/or change its speed")
     def change_clock(_: AdminDep, runtime: RuntimeDep, change: ClockChange) -> dict[str, Any]:
+        if change.advance_seconds and runtime.now() + change.advance_seconds > CLOCK_HORIZON:
+            # Timestamps past year 9999 cannot be written as ISO-8601; stop well before.
+            raise validation_failed(
+                {"advance_seconds": ["would move the sandbox clock past the year 2200"]}
+            )
         if change.speed is not None:
             runtime.clock.set_speed(change.speed)
         if change.advance_seconds:
