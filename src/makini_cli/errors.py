@@ -140,3 +140,8 @@ class QuietExit(Exception):
     def __init__(self, exit_code: ExitCode) -> None:
         super().__init__(int(exit_code))
         self.exit_code = exit_code
+
+
+class OutputClosed(Exception):
+    """Whoever read stdout went away (`makini … | head`). Not an OSError on purpose:
+    Typer turns a broken pipe OSError into exit 1, and this is no failure."""

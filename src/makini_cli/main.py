@@ -17,7 +17,7 @@ from makini_cli import __version__
 from makini_cli.commands import register
 from makini_cli.commands._common import new_app
 from makini_cli.context import AppContext
-from makini_cli.errors import CliError, ExitCode, QuietExit
+from makini_cli.errors import CliError, ExitCode, OutputClosed, QuietExit
 
 app = new_app(
     "Administer Makini connections, syncs and webhooks; try it all on the bundled sandbox.",
@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None, *, obj: AppContext | None = None) ->
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         code = int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputClosed):
         # The reader went away (`makini … | head`): not an error worth a message.
         _silence_stdout()
         code = 0

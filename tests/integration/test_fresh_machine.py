@@ -39,3 +39,19 @@ def test_ci_can_still_choose_the_sandbox_on_purpose() -> None:
     assert result.code == 0, result
     assert len(result.jsonl()) == 2
     assert "nothing is configured" not in result.stderr
+
+
+def test_a_reader_that_goes_away_is_not_an_error() -> None:
+    """`makini connections list | head -1`: the closed pipe ends the run quietly, exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "makini_cli", "connections", "list"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ))
+    assert proc.stdout is not None
+    proc.stdout.close()  # before makini writes a byte: every write meets a broken pipe
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "error" not in err.lower()

@@ -71,7 +71,7 @@ def serve(
             "MAKINI_CLIENT_SECRET=… makini connections list"
         )
         c.out.text(url)
-        c.out.stdout.flush()
+        c.out.flush()
 
     run_server(settings, host=host, port=port, on_ready=ready)
 

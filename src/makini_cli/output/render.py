@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from makini_cli.errors import OutputClosed
 from makini_cli.output.sanitize import clean
 
 
@@ -90,7 +91,7 @@ class Renderer:
             count = 0
             for item in items:
                 self._write(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n")
-                self.stdout.flush()
+                self.flush()
                 count += 1
             return count
         if mode == "json":
@@ -189,7 +190,16 @@ class Renderer:
         self._write(line + "\n")
 
     def _write(self, text: str) -> None:
-        self.stdout.write(text)
+        try:
+            self.stdout.write(text)
+        except BrokenPipeError as exc:
+            raise OutputClosed() from exc
+
+    def flush(self) -> None:
+        try:
+            self.stdout.flush()
+        except BrokenPipeError as exc:
+            raise OutputClosed() from exc
 
 
 def _csv_cell(value: Any) -> str:
