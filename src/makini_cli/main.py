@@ -17,7 +17,7 @@ from makini_cli import __version__
 from makini_cli.commands import register
 from makini_cli.commands._common import new_app
 from makini_cli.context import AppContext
-from makini_cli.errors import CliError, ExitCode, OutputClosed, QuietExit
+from makini_cli.errors import CliError, ExitCode, OutputClosed, QuietExit, UsageError
 
 app = new_app(
     "Administer Makini connections, syncs and webhooks; try it all on the bundled sandbox.",
@@ -251,13 +251,11 @@ def _usage_error(exc: BaseException, ctx: AppContext) -> int:
     if click_ctx is not None:
         command_path = str(getattr(click_ctx, "command_path", command_path))
     exit_code = int(getattr(exc, "exit_code", 2) or 2)
-    err = CliError(
+    known = exit_code in ExitCode._value2member_map_
+    err = UsageError(
         message.rstrip("."),
-        code="USAGE",
         hint=f"see `{command_path} --help`",
-        exit_code=ExitCode(exit_code)
-        if exit_code in ExitCode._value2member_map_
-        else ExitCode.USAGE,
+        exit_code=ExitCode(exit_code) if known else ExitCode.USAGE,
     )
     ctx.msg.error(err)
     return int(err.exit_code)
