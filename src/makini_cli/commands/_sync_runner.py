@@ -336,10 +336,9 @@ class SyncRunner:
         its share of the request budget, since polling faster would just queue behind
         the pacer."""
         now = self.monotonic()
-        assert item.latest is not None
         wait_s = max(
             next(item.intervals),
-            item.eta.seconds_left(item.latest, now),
+            item.eta.seconds_left(item.latest, now) if item.latest else 0.0,
             self.api.client.pacer.interval * following,
         )
         if item.deadline is not None:

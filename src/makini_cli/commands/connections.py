@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -113,7 +114,7 @@ def _read_credentials_file(path: str) -> dict[str, Any]:
     import sys
 
     try:
-        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()  # noqa: SIM115
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(
             f"cannot read {path}: {exc.strerror or exc}", hint="check the path"

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from makini_cli.api import paths
 from makini_cli.api.capabilities import Capabilities
 from makini_cli.api.client import ApiClient, new_idempotency_key
-from makini_cli.api.errors import ApiConflictError
+from makini_cli.api.errors import ApiConflictError, ApiError
 from makini_cli.api.resources.connections import ConnectionsAPI
 from makini_cli.errors import CliError
 from makini_cli.models.sync import Schedule, Sync
@@ -63,7 +63,12 @@ class ExtTracker:
         return self.latest.id
 
     def poll(self) -> Sync:
-        assert self.latest.id is not None
+        if not self.latest.id:
+            raise ApiError(
+                "the server started a sync but gave it no id to follow",
+                code="MALFORMED_RESPONSE",
+                request_id=self.request_id,
+            )
         resp = self.api.client.get(paths.sync(self.latest.id))
         self.request_id = resp.request_id
         self.latest = Sync.model_validate(resp.data)
