@@ -72,6 +72,7 @@ class AppContext:
         self._client: ApiClient | None = None
         self._capabilities: Capabilities | None = None
         self._credentials: Credentials | None = None
+        self._memory_caches: dict[str, TokenCache] = {}
         self.resources = contextlib.ExitStack()
         #: set by tests to inject an httpx transport
         self.transport: Any = None
@@ -220,8 +221,7 @@ class AppContext:
 
         creds = self.credentials()
         if not creds.persistent:
-            caches: dict[str, TokenCache] = self.__dict__.setdefault("_memory_caches", {})
-            return caches.setdefault(what, MemoryTokenCache())
+            return self._memory_caches.setdefault(what, MemoryTokenCache())
         name = secret_name(self.settings.profile_name, f"{what}@{self.settings.base_url}")
         return SecretTokenCache(self.secrets, name)
 

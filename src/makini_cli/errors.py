@@ -117,16 +117,6 @@ class ConflictError(CliError):
     default_code = "CONFLICT"
 
 
-class PendingError(CliError):
-    exit_code = ExitCode.PENDING
-    default_code = "STILL_PENDING"
-
-
-class CheckFailedError(CliError):
-    exit_code = ExitCode.CHECK_FAILED
-    default_code = "CHECK_FAILED"
-
-
 class CapabilityMissingError(CliError):
     """The server lacks an extension the command needs (contract: capabilities)."""
 

@@ -69,7 +69,7 @@ class Capabilities:
         return found
 
     def _read_cache(self) -> frozenset[str] | None:
-        if self.cache_file is None or _is_local(self.client.base_url):
+        if self.cache_file is None or is_local(self.client.base_url):
             return None
         try:
             doc = json.loads(self.cache_file.read_text("utf-8"))
@@ -81,7 +81,7 @@ class Capabilities:
             return None
 
     def _write_cache(self, found: frozenset[str]) -> None:
-        if self.cache_file is None or _is_local(self.client.base_url):
+        if self.cache_file is None or is_local(self.client.base_url):
             return
         from makini_cli.config.files import locked, write_private
 
@@ -99,9 +99,9 @@ class Capabilities:
             pass  # a cache we cannot write only costs one request next time
 
 
-def _is_local(base_url: str) -> bool:
-    """A local server (the sandbox) may restart with other flags at any moment: ask it
-    every run rather than trust a day-old answer."""
+def is_local(base_url: str) -> bool:
+    """A loopback server: a sandbox, which may restart with other flags at any moment, so
+    its capabilities are asked every run rather than trusted for a day."""
     from urllib.parse import urlsplit
 
     host = urlsplit(base_url).hostname or ""

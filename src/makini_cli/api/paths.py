@@ -17,7 +17,6 @@ CONNECTIONS = "/api/system/connections"
 
 # (ext) admin token
 CAPABILITIES = "/api/system/capabilities"
-ACCOUNT = "/api/system/account"
 
 # documented (connection token)
 INTEGRATION_CURRENT = "/api/integrations/current"

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from makini_cli.commands._common import LimitOption, YesOption, app_ctx, new_app
+from makini_cli.context import AppContext
 from makini_cli.errors import AbortedError, UsageError
 
 app = new_app("List, inspect, create and delete connections to industrial systems.")
@@ -132,7 +133,7 @@ def _read_credentials_file(path: str) -> dict[str, Any]:
     return data
 
 
-def _prompt_secret(c: Any, field: str) -> str:
+def _prompt_secret(c: AppContext, field: str) -> str:
     import getpass
     import sys
 

@@ -91,11 +91,10 @@ def reset(ctx: typer.Context, yes: YesOption = False) -> None:
 
 
 def _require_sandbox(c: AppContext) -> None:
-    from urllib.parse import urlsplit
+    from makini_cli.api.capabilities import is_local
 
     url = c.settings.base_url
-    host = urlsplit(url).hostname or ""
-    if not (c.settings.is_sandbox or host in ("localhost", "::1") or host.startswith("127.")):
+    if not (c.settings.is_sandbox or is_local(url)):
         raise UsageError(
             f"{url} is not a sandbox; `makini sandbox` commands only steer the bundled sandbox",
             hint="use --base-url sandbox, or the URL `makini sandbox serve` printed",

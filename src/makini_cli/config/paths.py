@@ -27,10 +27,6 @@ def credentials_file() -> Path:
     return config_dir() / CREDENTIALS_FILE_NAME
 
 
-def lock_file() -> Path:
-    return config_dir() / LOCK_FILE_NAME
-
-
 def cache_dir() -> Path:
     override = os.environ.get("MAKINI_CACHE_DIR")
     if override:

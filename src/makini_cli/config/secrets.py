@@ -193,10 +193,6 @@ class SecretStore:
     def plain_text(self) -> bool:
         return self._usable_keyring() is None
 
-    @property
-    def backend_name(self) -> str:
-        return "keyring" if self._usable_keyring() is not None else f"file {self.file.path}"
-
     def get(self, name: str) -> str | None:
         keyring = self._usable_keyring()
         if keyring is not None:

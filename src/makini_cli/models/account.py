@@ -9,14 +9,3 @@ class Client(ApiModel):
     id: Any = None
     name: str | None = None
     email: str | None = None
-
-
-class Platform(ApiModel):
-    key: str | None = None
-    name: str | None = None
-
-
-class Account(ApiModel):
-    credits_total: int | None = None
-    credits_used: int | None = None
-    connections: int | None = None

@@ -50,11 +50,6 @@ class MetadataItem(ApiModel):
     value: Any = None
 
 
-class ConnectionToken(ApiModel):
-    token: str
-    expires_in: float | int | str | None = None
-
-
 class CreatedConnection(ApiModel):
     """The documented answer to create: a connection token pair, plus (ext) the key."""
 

@@ -32,15 +32,11 @@ def describe(sync: Sync) -> str:
 
 class ProgressView(Protocol):
     def update(self, key: str, sync: Sync) -> None: ...
-    def remove(self, key: str) -> None: ...
     def close(self) -> None: ...
 
 
 class NullProgress:
     def update(self, key: str, sync: Sync) -> None:
-        pass
-
-    def remove(self, key: str) -> None:
         pass
 
     def close(self) -> None:
@@ -71,10 +67,6 @@ class PlainProgress:
         label = f"{key} {sync.id}" if sync.id else key
         self.stream.write(f"{label}: {describe(sync)} ({format_duration(now - started)})\n")
         self.stream.flush()
-
-    def remove(self, key: str) -> None:
-        with self._lock:
-            self._seen.pop(key, None)
 
     def close(self) -> None:
         pass
@@ -117,9 +109,6 @@ class RichProgress:
         self._progress.update(task, total=total, completed=done, state=describe(sync))
         if sync.finished:
             self._progress.stop_task(task)
-
-    def remove(self, key: str) -> None:
-        pass
 
     def close(self) -> None:
         self._progress.stop()

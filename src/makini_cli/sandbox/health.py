@@ -22,16 +22,12 @@ from typing import Any
 
 from makini_cli.sandbox import syncs
 from makini_cli.sandbox.clock import iso
-from makini_cli.sandbox.connections import connection_status
-from makini_cli.sandbox.errors import ApiError, not_found
+from makini_cli.sandbox.connections import connection_status, live_row
+from makini_cli.sandbox.errors import ApiError
 
 
 def _probeable(conn: sqlite3.Connection, key: str) -> sqlite3.Row:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM connections WHERE key = ? AND deleted_at IS NULL", (key,)
-    ).fetchone()
-    if row is None:
-        raise not_found(f"Connection {key!r}")
+    row = live_row(conn, key)
     if row["health"] is None:
         raise ApiError(
             409,
