@@ -1,7 +1,7 @@
-
+# bash completion for makini; install:
+#   makini completion bash > ~/.local/share/bash-completion/completions/makini
 _makini_completion() {
-    local IFS=$'
-'
+    local IFS=$'\n'
     COMPREPLY=( $( env COMP_WORDS="${COMP_WORDS[*]}" \
                    COMP_CWORD=$COMP_CWORD \
                    _MAKINI_COMPLETE=complete_bash $1 ) )
@@ -9,4 +9,3 @@ _makini_completion() {
 }
 
 complete -o default -F _makini_completion makini
-

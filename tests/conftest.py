@@ -27,4 +27,17 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("MAKINI_NO_KEYRING", "1")
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "120")
+    # A run with nothing configured leaves a background sandbox behind; the teardown
+    # stops it, and this bounds the life of one whose test never got to its teardown.
+    monkeypatch.setenv("MAKINI_SANDBOX_IDLE", "2m")
     yield home
+    stop_background_sandboxes(tmp_path)
+
+
+def stop_background_sandboxes(root: Path) -> None:
+    """Stop every background sandbox recorded under `root` (tests may move the data dir)."""
+    from makini_cli.sandbox import background
+
+    for state_file in root.rglob(background.STATE_FILE):
+        if background.read_state(state_file.parent) is not None:
+            background.stop(state_file.parent)

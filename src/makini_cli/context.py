@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from makini_cli import terminal as terminal_mod
 from makini_cli.config import settings as settings_mod
+from makini_cli.config.credentials import Credentials
 from makini_cli.config.store import ConfigStore
-from makini_cli.errors import AbortedError, AuthError, ConfigError
+from makini_cli.errors import AuthError, CliError, ConfigError
 
 if TYPE_CHECKING:
     from makini_cli.api.auth import TokenCache, TokenProvider
     from makini_cli.api.capabilities import Capabilities
     from makini_cli.api.client import ApiClient
+    from makini_cli.api.errors import APIError
+    from makini_cli.api.facade import Makini
     from makini_cli.api.resources.account import AccountAPI
     from makini_cli.api.resources.connections import ConnectionsAPI
     from makini_cli.api.resources.syncs import SyncsAPI
@@ -30,38 +32,20 @@ if TYPE_CHECKING:
     from makini_cli.output.render import Renderer
 
 
-@dataclass
-class Credentials:
-    """Where the admin credentials come from, for `auth status` and for the client."""
-
-    kind: str  # "token", "client_credentials", "sandbox-demo", "none"
-    source: str  # human-readable origin
-    client_id: str | None = None
-    client_secret: str | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
-    persistent: bool = False  # may tokens be cached on disk / in the keyring?
-
-
-#: Contexts created during this run; the error boundary closes them (stopping an embedded
-#: sandbox, closing the HTTP client) and renders errors through the last one.
-live_contexts: list[AppContext] = []
-
-
-def secret_name(profile: str, what: str) -> str:
-    return f"{profile}:{what}"
-
-
 class AppContext:
+    #: The URL of a sandbox already running in this process, used instead of starting or
+    #: finding one (the in-process test tier points it at its own embedded sandbox).
+    sandbox_url: str | None = None
+
     def __init__(
         self,
         flags: Mapping[str, Any],
         *,
         env: Mapping[str, str] | None = None,
         store: ConfigStore | None = None,
-        register: bool = True,
+        terminal: terminal_mod.Terminal | None = None,
     ) -> None:
-        if register:
-            live_contexts.append(self)
+        self.terminal = terminal or terminal_mod.current
         self.flags = dict(flags)
         self.env: Mapping[str, str] = os.environ if env is None else env
         self._store = store
@@ -71,9 +55,14 @@ class AppContext:
         self._secrets: SecretStore | None = None
         self._client: ApiClient | None = None
         self._capabilities: Capabilities | None = None
+        self._api: Makini | None = None
         self._credentials: Credentials | None = None
         self._memory_caches: dict[str, TokenCache] = {}
         self.resources = contextlib.ExitStack()
+        #: `auth login` may name a profile it has yet to create
+        self.new_profile_ok = False
+        #: set once the root callback has filled in the global flags
+        self.parsed = False
         #: set by tests to inject an httpx transport
         self.transport: Any = None
 
@@ -88,7 +77,9 @@ class AppContext:
     @property
     def settings(self) -> settings_mod.Settings:
         if self._settings is None:
-            self._settings = settings_mod.resolve(self.flags, self.env, self.store)
+            self._settings = settings_mod.resolve(
+                self.flags, self.env, self.store, missing_ok=self.new_profile_ok
+            )
         return self._settings
 
     @property
@@ -102,15 +93,26 @@ class AppContext:
     # ------------------------------------------------------------------ output
 
     @property
+    def output_mode(self) -> str | None:
+        """-o, MAKINI_OUTPUT or the profile's `output`; None lets each command choose.
+        Decided here once for both data and errors. When the settings cannot be resolved
+        (the error being reported may be that), the flag and the variable still count."""
+        try:
+            mode = self.settings["output"]
+        except CliError:
+            mode = self.flags.get("output") or self.env.get("MAKINI_OUTPUT")
+        return str(mode) if mode else None
+
+    @property
     def msg(self) -> Messages:
         if self._messages is None:
             from makini_cli.output.messages import Messages
 
-            mode = self.flags.get("output") or self.env.get("MAKINI_OUTPUT")
             color = self.flags.get("color") or ("never" if self.env.get("NO_COLOR") else "auto")
             self._messages = Messages(
+                stderr=self.terminal.stderr_stream,
                 quiet=bool(self.flags.get("quiet")),
-                json_errors=mode in ("json", "jsonl"),
+                json_errors=self.output_mode in ("json", "jsonl"),
                 color=color,
             )
         return self._messages
@@ -120,10 +122,12 @@ class AppContext:
         if self._renderer is None:
             from makini_cli.output.render import Renderer
 
-            s = self.settings
-            self._renderer = Renderer(explicit_mode=s["output"], color=s["color"])
-            # The profile may choose json after the error channel was set up from flags.
-            self.msg.json_errors = s["output"] in ("json", "jsonl")
+            self._renderer = Renderer(
+                explicit_mode=self.output_mode,
+                color=self.settings["color"],
+                stdout=self.terminal.stdout_stream,
+                stdout_is_tty=self.terminal.is_tty("stdout"),
+            )
         return self._renderer
 
     def debug_log(self, message: str) -> None:
@@ -135,22 +139,9 @@ class AppContext:
     def no_input(self) -> bool:
         return bool(self.settings["no_input"])
 
-    def stdin_is_tty(self) -> bool:
-        return sys.stdin.isatty()
-
     def confirm(self, question: str, *, flag: str = "--yes") -> None:
         """Ask on a terminal; elsewhere (or under --no-input) fail with exit 6 naming the flag."""
-        if self.no_input or not self.stdin_is_tty():
-            raise AbortedError(
-                f"{question.rstrip('?')}: confirmation needed but no terminal to ask on",
-                code="CONFIRMATION_REQUIRED",
-                hint=f"pass {flag} to confirm",
-            )
-        sys.stderr.write(f"{question} [y/N] ")
-        sys.stderr.flush()
-        answer = sys.stdin.readline().strip().lower()
-        if answer not in ("y", "yes"):
-            raise AbortedError("aborted", code="ABORTED", hint=f"pass {flag} to skip this question")
+        self.terminal.confirm(question, no_input=self.no_input, flag=flag)
 
     # ------------------------------------------------------------------ credentials
 
@@ -166,64 +157,35 @@ class AppContext:
             self._client.auth = self.token_provider(self._client)
 
     def _resolve_credentials(self) -> Credentials:
-        env = self.env
-        s = self.settings
-        if env.get("MAKINI_TOKEN"):
-            return Credentials("token", "env MAKINI_TOKEN", token=env["MAKINI_TOKEN"])
-        if env.get("MAKINI_CLIENT_ID") or env.get("MAKINI_CLIENT_SECRET"):
-            if not (env.get("MAKINI_CLIENT_ID") and env.get("MAKINI_CLIENT_SECRET")):
-                missing = (
-                    "MAKINI_CLIENT_SECRET" if env.get("MAKINI_CLIENT_ID") else "MAKINI_CLIENT_ID"
-                )
-                raise ConfigError(
-                    f"{missing} is not set, but its partner is",
-                    hint="set both MAKINI_CLIENT_ID and MAKINI_CLIENT_SECRET, or neither",
-                )
-            return Credentials(
-                "client_credentials",
-                "env MAKINI_CLIENT_ID + MAKINI_CLIENT_SECRET",
-                client_id=env["MAKINI_CLIENT_ID"],
-                client_secret=env["MAKINI_CLIENT_SECRET"],
-            )
-        profile = s.profile_name
-        static = self.secrets.get(secret_name(profile, "token"))
-        if static:
-            where = self.secrets.where(secret_name(profile, "token")) or "keyring"
-            return Credentials(
-                "token", f"{where} (profile {profile})", token=static, persistent=True
-            )
-        client_id = s["client_id"]
-        if client_id:
-            secret = self.secrets.get(secret_name(profile, "client_secret"))
-            if secret:
-                where = self.secrets.where(secret_name(profile, "client_secret")) or "keyring"
-                return Credentials(
-                    "client_credentials",
-                    f"{where} (profile {profile})",
-                    client_id=str(client_id),
-                    client_secret=secret,
-                    persistent=True,
-                )
-        if s.is_sandbox:
-            from makini_cli.sandbox.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+        from makini_cli.config import credentials
 
-            return Credentials(
-                "sandbox-demo",
-                "the sandbox's built-in demo credentials",
-                client_id=DEMO_CLIENT_ID,
-                client_secret=DEMO_CLIENT_SECRET,
-            )
-        return Credentials("none", "none")
+        s = self.settings
+        client_id = s["client_id"]
+        return credentials.resolve(
+            self.env,
+            s.profile_name,
+            str(client_id) if client_id else None,
+            self.secrets,
+            is_sandbox=s.is_sandbox,
+        )
 
     def token_cache(self, what: str) -> TokenCache:
-        """Persistent (keyring or file) for logged-in profiles; memory for env and demo."""
+        """Persistent (keyring or file) for logged-in profiles; a private cache file for the
+        sandbox's public demo client (an exchange per run cost a request every time); memory
+        for environment credentials, which promise to write nothing."""
         from makini_cli.api.auth import MemoryTokenCache, SecretTokenCache
+        from makini_cli.config.credentials import token_cache_name
 
         creds = self.credentials()
-        if not creds.persistent:
-            return self._memory_caches.setdefault(what, MemoryTokenCache())
-        name = secret_name(self.settings.profile_name, f"{what}@{self.settings.base_url}")
-        return SecretTokenCache(self.secrets, name)
+        name = token_cache_name(self.settings.profile_name, what, self.settings.base_url)
+        if creds.persistent:
+            return SecretTokenCache(self.secrets, name)
+        if creds.kind == "sandbox-demo":
+            from makini_cli.config.paths import cache_dir
+            from makini_cli.config.secrets import FileBackend
+
+            return SecretTokenCache(FileBackend(cache_dir() / "sandbox-tokens.json"), name)
+        return self._memory_caches.setdefault(what, MemoryTokenCache())
 
     def token_provider(self, client: ApiClient) -> TokenProvider | None:
         from makini_cli.api.auth import ClientCredentials, StaticToken
@@ -257,12 +219,35 @@ class AppContext:
                 "note: nothing is configured, so this runs against the bundled sandbox "
                 "(`makini auth login` to use your Makini account)"
             )
-        return self._start_embedded_sandbox()
+        return AppContext.sandbox_url or self._start_embedded_sandbox()
 
     def _start_embedded_sandbox(self) -> str:
+        # By default the sandbox is a background process shared by every run on the data
+        # dir (sandbox/background.py): starting it in-process cost each run over a second.
+        # MAKINI_SANDBOX_MODE=embedded still serves one run in-process and leaves nothing
+        # running afterwards.
+        from makini_cli.sandbox import background
+        from makini_cli.sandbox.settings import default_data_dir
+
+        if background.mode(self.env) == "background":
+            running = background.ensure_running(default_data_dir(), self.env)
+            state = running.state
+            if self.settings["debug"]:
+                how = "started" if running.started else "reusing"
+                why = f" (the recorded one: {running.replaced})" if running.replaced else ""
+                self.debug_log(f"sandbox: {how} pid {state.pid} at {state.url}{why}")
+            if running.started:
+                from makini_cli.durations import format_duration
+
+                idle = format_duration(state.idle_exit) if state.idle_exit else "a while"
+                self.msg.notice(
+                    f"note: started the bundled sandbox in the background at {state.url}; "
+                    f"it stops after {idle} without a request (`makini sandbox stop` now)"
+                )
+            return state.url
         try:
             from makini_cli.sandbox.server import EmbeddedSandbox
-            from makini_cli.sandbox.settings import SandboxSettings, default_data_dir
+            from makini_cli.sandbox.settings import SandboxSettings
         except ImportError as exc:
             raise ConfigError(
                 "the bundled sandbox is not installed",
@@ -274,10 +259,29 @@ class AppContext:
     @property
     def client(self) -> ApiClient:
         if self._client is None:
-            from makini_cli.api.client import ApiClient
+            import ssl
+
+            from makini_cli.api.client import ApiClient, CaBundleError, load_ca_bundle
             from makini_cli.api.retry import RetryPolicy
+            from makini_cli.errors import UsageError
 
             s = self.settings
+            ca_bundle = s["ca_bundle"]
+            verify: ssl.SSLContext | bool = True
+            if ca_bundle:
+                # Before any sandbox starts: a bad bundle is the user's to fix, exit 2 for
+                # the flag they just typed, 3 for the environment or profile.
+                try:
+                    verify = load_ca_bundle(str(ca_bundle))
+                except CaBundleError as exc:
+                    origin = s.origin("ca_bundle")
+                    error = UsageError if origin == "flag" else ConfigError
+                    where = "--ca-bundle" if origin == "flag" else origin
+                    raise error(
+                        f"{exc} (from {where})",
+                        code="CA_BUNDLE_UNUSABLE",
+                        hint="point it at a PEM file of CA certificates",
+                    ) from exc
             url = self._server_url()
             client = ApiClient(
                 url,
@@ -287,6 +291,11 @@ class AppContext:
                 debug=self.debug_log if s["debug"] else None,
                 transport=self.transport,
                 display_url=s.base_url,
+                verify=verify,
+                ca_bundle=str(ca_bundle) if ca_bundle else None,
+                # The bundled sandbox is this process's own loopback server: a proxy set
+                # for the real API must never see its traffic (nor could it reach it).
+                trust_env=not s.is_sandbox,
             )
             self.resources.callback(client.close)
             # None when there are no credentials: calls needing auth then fail with a login hint.
@@ -315,26 +324,34 @@ class AppContext:
         return self._capabilities
 
     @property
-    def connections(self) -> ConnectionsAPI:
-        from makini_cli.api.resources.connections import ConnectionsAPI
-
+    def api(self) -> Makini:
+        """The API facade, built once; needs credentials (a login hint otherwise)."""
         self.require_login()
-        return ConnectionsAPI(
-            self.client, self.capabilities, lambda key: self.token_cache(f"conn:{key}")
-        )
+        if self._api is None:
+            from makini_cli.api.facade import Makini
+
+            self._api = Makini(
+                self.client, self.capabilities, lambda key: self.token_cache(f"conn:{key}")
+            )
+        return self._api
+
+    @property
+    def connections(self) -> ConnectionsAPI:
+        return self.api.connections
 
     @property
     def syncs(self) -> SyncsAPI:
-        from makini_cli.api.resources.syncs import SyncsAPI
-
-        return SyncsAPI(self.client, self.capabilities, self.connections)
+        return self.api.syncs
 
     @property
     def account(self) -> AccountAPI:
-        from makini_cli.api.resources.account import AccountAPI
+        return self.api.account
 
-        self.require_login()
-        return AccountAPI(self.client, self.capabilities)
+    def explain(self, exc: APIError) -> CliError:
+        """The user-facing form of an API error, naming the credentials in use."""
+        from makini_cli.failures import to_cli_error
+
+        return to_cli_error(exc, self._credentials)
 
     def close(self) -> None:
         self.resources.close()

@@ -8,22 +8,54 @@ they run.
 from __future__ import annotations
 
 import sys
+
+from makini_cli import __version__, completion
+
+# Fast paths, before Typer and the commands load (they cost most of the start-up):
+# `makini --version` and Tab (from the saved command description). Only when this
+# module is loaded to run `makini` itself, never when something imports it.
+if completion.launched_as_cli():
+    _answered = completion.answer_without_app(sys.argv[1:], __version__)
+    if _answered is not None:
+        sys.exit(_answered)
+
 from collections.abc import Sequence
 from typing import Annotated, Any, NoReturn
 
 import typer
 
-from makini_cli import __version__
+from makini_cli.api.errors import APIError
 from makini_cli.commands import register
 from makini_cli.commands._common import new_app
+from makini_cli.completion import choices, complete_profiles
 from makini_cli.context import AppContext
 from makini_cli.errors import CliError, ExitCode, OutputClosed, QuietExit, UsageError
+from makini_cli.terminal import Terminal
 
 app = new_app(
-    "Administer Makini connections, syncs and webhooks; try it all on the bundled sandbox.",
+    """Administer Makini connections and syncs from a terminal or a CI job.
+
+    With nothing configured, every command runs against the bundled sandbox, a local
+    server that behaves like Makini.
+
+    \b
+    Examples:
+      makini connections list
+      makini sync run 10000715260448
+      makini auth login -p prod --base-url https://api.makini.io
+      makini help sync run""",
     name="makini",
-    completion=True,
 )
+
+#: What Tab offers for the root's enum options.
+OUTPUT_CHOICES = choices(
+    ("table", "aligned columns (default on a terminal)"),
+    ("json", "the API's objects as JSON"),
+    ("jsonl", "one JSON object per line"),
+    ("csv", "comma-separated, with a header row"),
+    ("wide", "a table with every column, nothing cut"),
+)
+COLOR_CHOICES = choices("auto", "always", "never")
 
 #: Global options: name → takes a value. They work before and after the sub-command.
 GLOBAL_OPTIONS: dict[str, bool] = {
@@ -35,6 +67,7 @@ GLOBAL_OPTIONS: dict[str, bool] = {
     "--color": True,
     "--timeout": True,
     "--max-retries": True,
+    "--ca-bundle": True,
     "--no-input": False,
     "--debug": False,
     "-q": False,
@@ -52,7 +85,12 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     profile: Annotated[
-        str | None, typer.Option("--profile", "-p", help="Profile to use [env: MAKINI_PROFILE].")
+        str | None, typer.Option(
+            "--profile",
+            "-p",
+            help="Profile to use [env: MAKINI_PROFILE].",
+            autocompletion=complete_profiles,
+        ),
     ] = None,
     base_url: Annotated[
         str | None,
@@ -60,17 +98,32 @@ def root(
     ] = None,
     output: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="table, json, jsonl or csv [env: MAKINI_OUTPUT]."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="table, json, jsonl or csv [env: MAKINI_OUTPUT].",
+            autocompletion=OUTPUT_CHOICES,
+        ),
     ] = None,
     no_input: Annotated[
         bool | None, typer.Option("--no-input", help="Never prompt [env: MAKINI_NO_INPUT, CI].")
     ] = None,
-    color: Annotated[str | None, typer.Option(help="auto, always or never.")] = None,
+    color: Annotated[
+        str | None, typer.Option(help="auto, always or never.", autocompletion=COLOR_CHOICES)
+    ] = None,
     timeout: Annotated[
         float | None, typer.Option(help="HTTP timeout in seconds [env: MAKINI_HTTP_TIMEOUT].")
     ] = None,
     max_retries: Annotated[
         int | None, typer.Option(help="Retries per request [env: MAKINI_MAX_RETRIES].")
+    ] = None,
+    ca_bundle: Annotated[
+        str | None,
+        typer.Option(
+            "--ca-bundle",
+            metavar="FILE",
+            help="PEM file of the CAs to trust for HTTPS [env: MAKINI_CA_BUNDLE].",
+        ),
     ] = None,
     debug: Annotated[
         bool | None, typer.Option("--debug", help="Trace HTTP on stderr, secrets redacted.")
@@ -91,14 +144,15 @@ def root(
         "color": color,
         "timeout": timeout,
         "max_retries": max_retries,
+        "ca_bundle": ca_bundle,
         "debug": debug,
         "quiet": quiet,
     }
     existing = ctx.obj
-    if isinstance(existing, AppContext):  # tests inject a prepared context
-        existing.flags.update({k: v for k, v in flags.items() if v is not None})
-    else:
-        ctx.obj = AppContext(flags)
+    if not isinstance(existing, AppContext):  # invoked without main() (Typer's own runner)
+        existing = ctx.obj = AppContext({})
+    existing.flags.update({k: v for k, v in flags.items() if v is not None})
+    existing.parsed = True
 
 
 register(app)
@@ -164,6 +218,45 @@ def normalise_argv(root_command: Any, args: Sequence[str]) -> list[str]:
     return front + rest
 
 
+def help_alias(root_command: Any, args: list[str]) -> list[str]:
+    """`makini help sync run` is `makini sync run --help`; `makini help` is `makini --help`.
+    The `help` group's own reference pages (`help exit-codes`) stay what they are."""
+    if not args or args[0] != "help":
+        return args
+    pages = getattr(root_command, "commands", {}).get("help")
+    own = getattr(pages, "commands", {}) or {}
+    if len(args) > 1 and (args[1] in own or args[1].startswith("-")):
+        return args
+    return [*args[1:], "--help"]
+
+
+def describe_global_options(root_command: Any) -> None:
+    """Every sub-command's --help ends with the global options it inherits: users type them
+    after the sub-command too, and must not have to go back to `makini --help`."""
+    rows: list[tuple[str, str]] = []
+    for param in getattr(root_command, "params", []):
+        if getattr(param, "param_type_name", "") != "option" or param.name in ("version",):
+            continue
+        names = ", ".join(param.opts)
+        takes_value = not getattr(param, "is_flag", False)
+        metavar = f" {param.metavar}" if takes_value and param.metavar else ""
+        rows.append((names + metavar, str(param.help or "")))
+    if not rows:
+        return
+    width = max(len(left) for left, _ in rows) + 2
+    block = "\b\nGlobal options (before or after the command):\n" + "\n".join(
+        f"  {left.ljust(width)}{text}" for left, text in rows
+    )
+
+    def walk(command: Any) -> None:
+        for sub in (getattr(command, "commands", None) or {}).values():
+            if block not in (sub.epilog or ""):
+                sub.epilog = f"{sub.epilog}\n\n{block}" if sub.epilog else block
+            walk(sub)
+
+    walk(root_command)
+
+
 # ---------------------------------------------------------------------- boundary
 
 
@@ -175,46 +268,75 @@ def _is_abort(exc: BaseException) -> bool:
     return any(cls.__name__ == "Abort" for cls in type(exc).__mro__)
 
 
-def main(argv: Sequence[str] | None = None, *, obj: AppContext | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    obj: AppContext | None = None,
+    terminal: Terminal | None = None,
+) -> int:
     """Run one command line and return its exit code; never raises, never shows a traceback
-    (unless --debug)."""
+    (unless --debug).
+
+    `terminal` runs it on other streams (the in-process test tier): everything the run
+    writes, Typer's help and usage text included, goes to them, and the terminal says
+    which of them count as a TTY.
+    """
+    from makini_cli import terminal as terminal_mod
+
+    if terminal is None:
+        return _main(argv, obj)
+    saved = (terminal_mod.current, sys.stdin, sys.stdout, sys.stderr)
+    terminal_mod.current = terminal
+    sys.stdin = terminal.stdin
+    sys.stdout = terminal.stdout
+    sys.stderr = terminal.stderr
+    try:
+        return _main(argv, obj)
+    finally:
+        terminal_mod.current, sys.stdin, sys.stdout, sys.stderr = saved
+
+
+def _main(argv: Sequence[str] | None, obj: AppContext | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
-    args = normalise_argv(command, args)
+    describe_global_options(command)
+    args = normalise_argv(command, help_alias(command, args))
     debug = "--debug" in args or _env_true("MAKINI_DEBUG")
-    from makini_cli.context import live_contexts
-
-    used: list[AppContext] = []
+    # One context for the run: the root callback fills in the flags, and it is closed
+    # (HTTP client, embedded sandbox) whatever happens.
+    run_context = obj if obj is not None else AppContext({})
 
     def context() -> AppContext:
-        """The command's own context (it knows the profile's output mode), else a bare one."""
-        if used:
-            return used[-1]
-        return AppContext({"output": _early_output(args)}, register=False)
+        """The run's context once the root options were parsed (it knows the profile's
+        output mode); before that a bare one that reads -o from argv."""
+        if run_context.parsed:
+            return run_context
+        return AppContext({"output": _early_output(args)})
 
     code: int
     try:
         try:
-            result = command.main(args=args, prog_name="makini", standalone_mode=False, obj=obj)
+            result = command.main(
+                args=args, prog_name="makini", standalone_mode=False, obj=run_context
+            )
             code = result if isinstance(result, int) else 0
             if code == ExitCode.INTERRUPTED:
                 sys.stderr.write("interrupted\n")
         finally:
-            used.extend(live_contexts)
-            live_contexts.clear()
-            for opened in used:
-                opened.close()
+            run_context.close()
     except QuietExit as exc:
         code = int(exc.exit_code)
         if code == ExitCode.INTERRUPTED:
             sys.stderr.write("interrupted\n")
-    except CliError as exc:
-        context().msg.error(exc)
+    except (CliError, APIError) as exc:
+        reporter = context()
+        err = reporter.explain(exc) if isinstance(exc, APIError) else exc
+        reporter.msg.error(err)
         if debug:
             import traceback
 
             traceback.print_exception(exc, file=sys.stderr)
-        code = int(exc.exit_code)
+        code = int(err.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         code = int(ExitCode.INTERRUPTED)
@@ -246,6 +368,11 @@ def main(argv: Sequence[str] | None = None, *, obj: AppContext | None = None) ->
 
 def _usage_error(exc: BaseException, ctx: AppContext) -> int:
     message = str(getattr(exc, "format_message", lambda: str(exc))())
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        # `makini` or `makini sync` alone asks for the help, like `git` or `kubectl`: not an
+        # error, so it goes to stdout with exit 0.
+        sys.stdout.write(message.rstrip("\n") + "\n")
+        return int(ExitCode.OK)
     command_path = "makini"
     click_ctx = getattr(exc, "ctx", None)
     if click_ctx is not None:
@@ -302,4 +429,11 @@ def _silence_stdout() -> None:
 
 
 def run() -> NoReturn:
+    """The `makini` console script and `python -m makini_cli`."""
+    if completion.requested():  # Tab that the fast path at the top could not answer
+        sys.exit(
+            completion.respond(
+                lambda: typer.main.get_command(app), global_options=GLOBAL_OPTIONS
+            )
+        )
     sys.exit(main())

@@ -7,18 +7,35 @@ from __future__ import annotations
 
 import json
 import random
+import socket
+import ssl
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from makini_cli.api.auth import ClientCredentials, MemoryTokenCache, StaticToken
-from makini_cli.api.client import ApiClient
+from makini_cli.api.client import (
+    ApiClient,
+    CaBundleError,
+    classify_transport_error,
+    load_ca_bundle,
+)
+from makini_cli.api.errors import APIError
 from makini_cli.api.retry import RetryPolicy
 from makini_cli.errors import CliError, ExitCode
+from makini_cli.failures import to_cli_error
 
 Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def failure(call: Callable[[], object]) -> CliError:
+    """What the user sees when `call` fails: the API error, as the CLI's boundary shows it."""
+    with pytest.raises(APIError) as raised:
+        call()
+    return to_cli_error(raised.value)
 
 
 class FakeClock:
@@ -86,10 +103,9 @@ def test_429_honours_retry_after_and_announces() -> None:
 
 def test_backoff_is_exponential_full_jitter_and_bounded() -> None:
     client, clock, notes = make_client(lambda req: envelope(503, "SERVICE_UNAVAILABLE"), retries=4)
-    with pytest.raises(CliError) as err:
-        client.get("/x")
-    assert err.value.exit_code == ExitCode.UNAVAILABLE
-    assert "gave up after 4 retries" in err.value.message
+    err = failure(lambda: client.get("/x"))
+    assert err.exit_code == ExitCode.UNAVAILABLE
+    assert "gave up after 4 retries" in err.message
     assert len(clock.sleeps) == 4
     for i, wait in enumerate(clock.sleeps):
         assert 0 <= wait <= 0.5 * 2**i
@@ -111,8 +127,7 @@ def test_post_without_idempotency_key_is_not_retried() -> None:
         return envelope(503, "SERVICE_UNAVAILABLE")
 
     client, _, _ = make_client(handler)
-    with pytest.raises(CliError):
-        client.request("POST", "/x", json_body={})
+    failure(lambda: client.request("POST", "/x", json_body={}))
     assert len(calls) == 1
 
 
@@ -134,10 +149,9 @@ def test_connection_refused_is_exit_5_after_retries() -> None:
         raise httpx.ConnectError("refused", request=req)
 
     client, clock, _ = make_client(handler, retries=2)
-    with pytest.raises(CliError) as err:
-        client.get("/x")
-    assert err.value.exit_code == ExitCode.UNAVAILABLE
-    assert "cannot reach https://api.test" in err.value.message
+    err = failure(lambda: client.get("/x"))
+    assert err.exit_code == ExitCode.UNAVAILABLE
+    assert "cannot reach https://api.test" in err.message
     assert len(clock.sleeps) == 2
 
 
@@ -163,28 +177,25 @@ def test_error_shapes(status: int, body: bytes, content_type: str, code: str,
         retries=0,
     )
     client.auth = None
-    with pytest.raises(CliError) as err:
-        client.get("/x", auth="none")
-    assert err.value.code == code
-    assert err.value.exit_code == exit_code
+    err = failure(lambda: client.get("/x", auth="none"))
+    assert err.code == code
+    assert err.exit_code == exit_code
     if status == 422:
-        assert "email: required" in err.value.message
+        assert "email: required" in err.message
 
 
 def test_envelope_code_wins_and_request_id_kept() -> None:
     client, _, _ = make_client(lambda req: envelope(409, "SYNC_ALREADY_RUNNING", "busy"))
-    with pytest.raises(CliError) as err:
-        client.get("/x")
-    assert (err.value.code, err.value.request_id, err.value.exit_code) == (
+    err = failure(lambda: client.get("/x"))
+    assert (err.code, err.request_id, err.exit_code) == (
         "SYNC_ALREADY_RUNNING", "req_1", ExitCode.CONFLICT)
 
 
 def test_malformed_json_on_success_is_a_clear_error() -> None:
     client, _, _ = make_client(
         lambda req: httpx.Response(200, content=b"{not json", headers={"x-request-id": "r9"}))
-    with pytest.raises(CliError) as err:
-        client.get("/x")
-    assert err.value.code == "MALFORMED_RESPONSE" and err.value.request_id == "r9"
+    err = failure(lambda: client.get("/x"))
+    assert err.code == "MALFORMED_RESPONSE" and err.request_id == "r9"
 
 
 def test_expired_token_is_refreshed_once_and_the_call_repeated() -> None:
@@ -218,9 +229,8 @@ def test_second_401_is_not_retried_forever() -> None:
 
     client, _, _ = make_client(handler)
     client.auth = ClientCredentials("id", "sec", MemoryTokenCache(), exchange=client.exchange_token)
-    with pytest.raises(CliError) as err:
-        client.get("/x")
-    assert err.value.exit_code == ExitCode.AUTH
+    err = failure(lambda: client.get("/x"))
+    assert err.exit_code == ExitCode.AUTH
     assert calls.count("/x") == 2
 
 
@@ -277,6 +287,275 @@ def test_system_unreachable_is_not_retried() -> None:
         return envelope(503, "SYSTEM_UNREACHABLE")
 
     client, clock, _ = make_client(handler)
-    with pytest.raises(CliError) as err:
-        client.get("/api/eam/work-orders")
-    assert err.value.exit_code == ExitCode.UNAVAILABLE and len(calls) == 1 and clock.sleeps == []
+    err = failure(lambda: client.get("/api/eam/work-orders"))
+    assert err.exit_code == ExitCode.UNAVAILABLE and len(calls) == 1 and clock.sleeps == []
+
+
+# ---------------------------------------------------------------------- transport failures
+#
+# httpx raises ConnectError for DNS, refusal and TLS alike; what tells them apart is the
+# exception it wraps (httpx → httpcore → OSError/SSLError), so these tests build the same
+# chain the real stack does.
+
+
+def _wrapped(cause: BaseException, req: httpx.Request) -> httpx.ConnectError:
+    import httpcore
+
+    try:
+        try:
+            raise cause
+        except BaseException as inner:
+            raise httpcore.ConnectError(str(inner)) from inner
+    except httpcore.ConnectError as middle:
+        outer = httpx.ConnectError(str(middle), request=req)
+        outer.__cause__ = middle
+        return outer
+
+
+def _failing(cause: BaseException) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(req: httpx.Request) -> httpx.Response:
+        raise _wrapped(cause, req)
+
+    return handler
+
+
+def _cert_error(code: int, message: str) -> ssl.SSLCertVerificationError:
+    err = ssl.SSLCertVerificationError(1, f"[SSL: CERTIFICATE_VERIFY_FAILED] {message}")
+    err.verify_code = code
+    err.verify_message = message
+    err.reason = "CERTIFICATE_VERIFY_FAILED"
+    return err
+
+
+def test_dns_failure_is_not_retried_and_names_the_host() -> None:
+    client, clock, notes = make_client(
+        _failing(socket.gaierror(socket.EAI_NONAME, "Name or service not known"))
+    )
+    err = failure(lambda: client.get("/x"))
+    assert err.exit_code == ExitCode.UNAVAILABLE
+    assert err.code == "DNS_LOOKUP_FAILED"
+    assert "cannot resolve host api.test (DNS lookup failed" in err.message
+    assert err.hint is not None and "base URL" in err.hint
+    assert clock.sleeps == [] and notes == []
+
+
+def test_untrusted_certificate_is_not_retried_and_says_how_to_trust_it() -> None:
+    client, clock, notes = make_client(
+        _failing(_cert_error(20, "unable to get local issuer certificate"))
+    )
+    err = failure(lambda: client.get("/x"))
+    assert err.exit_code == ExitCode.UNAVAILABLE
+    assert err.code == "TLS_CERTIFICATE_UNTRUSTED"
+    assert err.message.startswith(
+        "TLS certificate of https://api.test is not trusted: unable to get local issuer"
+    )
+    assert err.hint is not None and "--ca-bundle" in err.hint
+    assert "MAKINI_CA_BUNDLE" in err.hint and "SSL_CERT_FILE" in err.hint
+    assert clock.sleeps == [] and notes == []
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "expected"),
+    [
+        (62, "Hostname mismatch, certificate is not valid for 'api.test'.", "not valid for"),
+        (10, "certificate has expired", "has expired"),
+    ],
+)
+def test_certificate_problems_a_ca_bundle_cannot_fix_say_so(
+    code: int, message: str, expected: str
+) -> None:
+    client, clock, _ = make_client(_failing(_cert_error(code, message)))
+    err = failure(lambda: client.get("/x"))
+    assert err.code == "TLS_CERTIFICATE_INVALID"
+    assert expected in err.message
+    assert "--ca-bundle" not in (err.hint or "")
+    assert clock.sleeps == []
+
+
+def test_plain_http_on_an_https_url_is_a_handshake_error_not_retried() -> None:
+    wrong = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    wrong.reason = "WRONG_VERSION_NUMBER"
+    client, clock, _ = make_client(_failing(wrong))
+    err = failure(lambda: client.get("/x"))
+    assert err.code == "TLS_HANDSHAKE_FAILED"
+    assert "does not speak TLS" in err.message
+    assert err.hint is not None and "https://" in err.hint
+    assert clock.sleeps == []
+
+
+def test_refused_is_retried_within_the_short_connect_budget() -> None:
+    client, clock, notes = make_client(
+        _failing(ConnectionRefusedError(111, "Connection refused")), retries=10
+    )
+    err = failure(lambda: client.get("/x"))
+    assert err.exit_code == ExitCode.UNAVAILABLE
+    assert err.code == "UNREACHABLE"
+    assert err.message.startswith("cannot reach https://api.test: connection refused")
+    policy = RetryPolicy()
+    # Not the 10 retries --max-retries allows for 429/5xx: a refusal has its own budget.
+    assert len(clock.sleeps) == policy.connect_retries
+    assert sum(clock.sleeps) <= policy.connect_wait_budget
+    assert notes[0].startswith("connection refused, retrying in ")
+    assert notes[-1].endswith(f"({policy.connect_retries}/{policy.connect_retries})")
+
+
+def test_connect_timeout_is_retried_like_a_refusal() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectTimeout("timed out", request=req)
+
+    client, clock, notes = make_client(handler, retries=10)
+    err = failure(lambda: client.get("/x"))
+    assert "connection timed out" in err.message
+    assert len(clock.sleeps) == RetryPolicy().connect_retries
+    assert notes[0].startswith("connection timed out, retrying")
+
+
+def test_refused_then_up_succeeds_and_max_retries_zero_means_no_retry() -> None:
+    answers: list[BaseException | httpx.Response] = [
+        ConnectionRefusedError(111, "Connection refused"),
+        httpx.Response(200, json={"data": 1}),
+    ]
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise _wrapped(answer, req)
+        return answer
+
+    client, clock, _ = make_client(handler)
+    assert client.get("/x").data == 1 and len(clock.sleeps) == 1
+
+    client, clock, notes = make_client(
+        _failing(ConnectionRefusedError(111, "Connection refused")), retries=0
+    )
+    failure(lambda: client.get("/x"))
+    assert clock.sleeps == [] and notes == []
+
+
+def test_connect_budget_is_independent_of_the_status_budget() -> None:
+    """503s spend the long budget; a refusal afterwards still gets its own tries."""
+    answers: list[BaseException | httpx.Response] = [
+        envelope(503, "SERVICE_UNAVAILABLE"),
+        envelope(503, "SERVICE_UNAVAILABLE"),
+        ConnectionRefusedError(111, "Connection refused"),
+        ConnectionRefusedError(111, "Connection refused"),
+        httpx.Response(200, json={"data": "ok"}),
+    ]
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise _wrapped(answer, req)
+        return answer
+
+    client, clock, notes = make_client(handler, retries=2)
+    assert client.get("/x").data == "ok"
+    assert len(clock.sleeps) == 4
+    assert [n.split(" (")[-1] for n in notes] == ["1/2)", "2/2)", "1/2)", "2/2)"]
+
+
+def test_post_without_key_is_retried_on_refusal_since_nothing_was_sent() -> None:
+    answers: list[BaseException | httpx.Response] = [
+        ConnectionRefusedError(111, "Connection refused"),
+        httpx.Response(201, json={"data": 1}),
+    ]
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise _wrapped(answer, req)
+        return answer
+
+    client, _, _ = make_client(handler)
+    assert client.request("POST", "/x", json_body={}).data == 1
+
+
+def test_read_timeout_keeps_the_long_budget_and_post_safety() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=req)
+
+    client, clock, _ = make_client(handler, retries=4)
+    err = failure(lambda: client.get("/x"))
+    assert "did not answer in time" in err.message and len(clock.sleeps) == 4
+
+    client, clock, _ = make_client(handler, retries=4)
+    failure(lambda: client.request("POST", "/x", json_body={}))
+    assert clock.sleeps == []
+
+
+def test_tls_error_after_the_request_went_out_is_not_treated_as_a_connect_failure() -> None:
+    """An SSLError while reading means the POST may have arrived: never resend it."""
+    calls: list[int] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        try:
+            raise ssl.SSLEOFError(8, "EOF occurred in violation of protocol")
+        except ssl.SSLError as inner:
+            raise httpx.ReadError("eof", request=req) from inner
+
+    client, clock, _ = make_client(handler)
+    failure(lambda: client.request("POST", "/x", json_body={}))
+    assert calls == [1] and clock.sleeps == []
+
+
+def test_proxy_refusing_the_tunnel_is_not_retried() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        raise httpx.ProxyError("407 Proxy Authentication Required", request=req)
+
+    client, clock, _ = make_client(handler)
+    err = failure(lambda: client.get("/x"))
+    assert err.code == "PROXY_ERROR" and "407" in err.message
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("cause", "kind", "retry"),
+    [
+        (socket.gaierror(socket.EAI_AGAIN, "Temporary failure"), "dns", "never"),
+        (ConnectionRefusedError(111, "Connection refused"), "refused", "connect"),
+        (OSError(101, "Network is unreachable"), "connect", "connect"),
+        (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), "connect", "connect"),
+        (_cert_error(20, "unable to get local issuer certificate"), "tls_certificate", "never"),
+    ],
+)
+def test_classification_follows_the_cause_chain(
+    cause: BaseException, kind: str, retry: str
+) -> None:
+    req = httpx.Request("GET", "https://api.test/x")
+    failure = classify_transport_error(_wrapped(cause, req))
+    assert (failure.kind, failure.retry) == (kind, retry)
+
+
+def test_ca_bundle_replaces_the_trusted_cas(tmp_path: Path) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    context = load_ca_bundle(str(bundle))
+    assert len(context.get_ca_certs()) == 1
+
+    for path, reason in [
+        (tmp_path / "missing.pem", "does not exist"),
+        (tmp_path, "is a directory"),
+    ]:
+        with pytest.raises(CaBundleError) as err:
+            load_ca_bundle(str(path))
+        assert str(path) in str(err.value) and reason in str(err.value)
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    with pytest.raises(CaBundleError, match="holds no PEM certificate"):
+        load_ca_bundle(str(junk))
+
+
+def test_a_bad_ssl_cert_file_is_a_config_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "missing.pem"
+    monkeypatch.setenv("SSL_CERT_FILE", str(missing))
+    err = failure(lambda: ApiClient("https://api.test"))
+    assert err.exit_code == ExitCode.CONFIG
+    assert f"CA bundle {missing} does not exist (from env SSL_CERT_FILE)" in err.message
+    # The bundled sandbox reads nothing from the environment.
+    ApiClient("http://127.0.0.1:1", trust_env=False).close()

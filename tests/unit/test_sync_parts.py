@@ -49,12 +49,17 @@ def test_worst_outcome_decides_the_exit_code() -> None:
     assert worst([Outcome("d", "failed"), Outcome("e", "error", error=auth)]) == ExitCode.AUTH
 
 
-def test_outcome_records_keep_api_fields_or_stand_in() -> None:
+def test_outcome_records_never_invent_a_sync() -> None:
     with_sync = Outcome("k", "failed", sync("failed", error={"code": "X", "message": "m"}))
     assert with_sync.record()["error"] == {"code": "X", "message": "m"}
-    bare = Outcome("k", "error", error=CliError("boom", code="NOT_FOUND"))
-    assert bare.record() == {"id": None, "connection_key": "k", "status": "error",
-                             "error": {"code": "NOT_FOUND", "message": "boom"}}
+    assert with_sync.record()["outcome"] == "failed"
+    assert with_sync.record()["sync"]["status"] == "failed"
+    bare = Outcome("k", "error", error=CliError("boom", code="NOT_FOUND", http_status=404))
+    assert bare.record() == {
+        "connection_key": "k", "outcome": "error", "sync": None,
+        "error": {"code": "NOT_FOUND", "message": "boom", "http_status": 404, "request_id": None},
+    }
+    assert bare.flat()["sync_id"] is None and bare.flat()["error_code"] == "NOT_FOUND"
 
 
 def test_poll_policy_backs_off_to_its_ceiling() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from makini_cli.errors import AuthError
+from makini_cli.api.errors import APIStatusError, MalformedResponseError
 
 #: A cached token is used until this many seconds before it expires.
 EXPIRY_MARGIN_S = 120.0
@@ -126,10 +126,8 @@ class ClientCredentials:
     def _store(self, answer: dict[str, Any]) -> str:
         access = answer.get("access_token")
         if not isinstance(access, str) or not access:
-            raise AuthError(
-                "the token endpoint answered without an access_token",
-                code="MALFORMED_RESPONSE",
-                hint="check the base URL points at a Makini API",
+            raise MalformedResponseError(
+                "the token endpoint answered without an access_token", path="/link/token"
             )
         now = self.wall()
         record = {
@@ -181,8 +179,10 @@ class ClientCredentials:
             if record.get("refresh_token"):
                 try:
                     return self._refresh(str(record["refresh_token"]))
-                except AuthError:
-                    pass  # the refresh token is spent or revoked: start over below
+                except APIStatusError as exc:
+                    if not _rejected(exc):
+                        raise
+                    # the refresh token is spent or revoked: start over below
         return self._client_credentials()
 
     def recover(self, code: str) -> bool:
@@ -191,9 +191,15 @@ class ClientCredentials:
             try:
                 self._refresh(str(record["refresh_token"]))
                 return True
-            except AuthError:
-                pass
+            except APIStatusError as exc:
+                if not _rejected(exc):
+                    raise
         # A revoked or unknown cached token (a reset sandbox, a rotated secret): start over.
         self.cache.clear()
         self._client_credentials()
         return True
+
+
+def _rejected(exc: APIStatusError) -> bool:
+    """The token endpoint refused the grant (as opposed to failing to answer)."""
+    return exc.status in (400, 401, 403)

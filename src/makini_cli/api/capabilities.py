@@ -13,8 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from makini_cli.api import paths
-from makini_cli.api.client import ApiClient
-from makini_cli.errors import CapabilityMissingError, CliError
+from makini_cli.api.client import ApiClient, cast_to
+from makini_cli.api.errors import APIError, APIStatusError, CapabilityMissingError
+from makini_cli.models.account import ServerCapabilities
 
 CACHE_TTL_S = 24 * 3600.0
 
@@ -48,23 +49,23 @@ class Capabilities:
             raise CapabilityMissingError(
                 f"{operation} needs the server capability {name!r}, which "
                 f"{self.client.display_url} does not offer",
-                code="CAPABILITY_MISSING",
-                hint="this server speaks Makini's documented API only; use the Makini "
-                "dashboard for this, or point --base-url at a server with the extension",
+                capability=name,
+                operation=operation,
             )
 
     def _fetch(self) -> frozenset[str]:
         try:
             resp = self.client.get(paths.CAPABILITIES)
-        except CliError as exc:
-            if exc.http_status == 404:
+        except APIStatusError as exc:
+            if exc.status == 404:
                 found: frozenset[str] = frozenset()
                 self._write_cache(found)
                 return found
             raise
-        data = resp.data if isinstance(resp.data, dict) else {}
-        raw = data.get("extensions", [])
-        found = frozenset(str(x) for x in raw) if isinstance(raw, list) else frozenset()
+        answer = cast_to(
+            ServerCapabilities, resp.data, path=paths.CAPABILITIES, request_id=resp.request_id
+        )
+        found = frozenset(answer.extensions)
         self._write_cache(found)
         return found
 
@@ -84,6 +85,7 @@ class Capabilities:
         if self.cache_file is None or is_local(self.client.base_url):
             return
         from makini_cli.config.files import locked, write_private
+        from makini_cli.errors import CliError
 
         try:
             with locked(self.cache_file.with_suffix(".lock")):
@@ -95,7 +97,7 @@ class Capabilities:
                     doc = {}
                 doc[self.cache_key] = {"at": self.wall(), "extensions": sorted(found)}
                 write_private(self.cache_file, json.dumps(doc, indent=1).encode())
-        except (OSError, CliError):
+        except (OSError, APIError, CliError):
             pass  # a cache we cannot write only costs one request next time
 
 

@@ -1,21 +1,16 @@
-"""Turn an HTTP answer into a typed error.
+"""The API's errors, in the API's terms: what was asked, what came back. No exit codes, no
+hints and no command names: the CLI turns these into what a user sees at its one
+boundary (`makini_cli.failures`), as an SDK's caller would.
 
-Branches on the contract's `error.code`, never on the message. Copes with Laravel-style
-bodies (`{"message", "errors"}`), empty bodies and non-JSON bodies (a proxy's HTML page).
+Parsing branches on the contract's `error.code`, never on the message, and copes with
+Laravel-style bodies (`{"message", "errors"}`), empty bodies and non-JSON bodies (a
+proxy's HTML page).
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
-
-from makini_cli.errors import (
-    AuthError,
-    CliError,
-    ConflictError,
-    ExitCode,
-    UnavailableError,
-)
 
 #: HTTP status → the contract's code, used when a body carries no code of its own.
 STATUS_CODES: dict[int, str] = {
@@ -34,49 +29,102 @@ STATUS_CODES: dict[int, str] = {
     504: "GATEWAY_TIMEOUT",
 }
 
-HINTS: dict[str, str] = {
-    "AUTHENTICATION_FAILED": "run `makini auth login`, or check MAKINI_CLIENT_ID and "
-    "MAKINI_CLIENT_SECRET",
-    "TOKEN_EXPIRED": "run `makini auth login` again",
-    "PERMISSION_DENIED": "this call needs a different kind of token (admin vs connection)",
-    "NOT_FOUND": "check the key; `makini connections list` shows what exists",
-    "INSUFFICIENT_CREDITS": "free credits by deleting a connection, or add credits to the account",
-    "VALIDATION_FAILED": "fix the fields named above and try again",
-    "INVALID_REQUEST": "check the command's arguments (`--help`)",
-    "RATE_LIMIT_EXCEEDED": "wait a little, or raise --max-retries",
-    "SYNC_ALREADY_RUNNING": "wait for it with `makini sync watch`, or use --if-running skip|wait",
-    "REAUTHORIZATION_REQUIRED": "the connected system rejected its credentials: reconnect it",
-    "IDEMPOTENCY_KEY_REUSED": "use a new --idempotency-key for a different request",
-    "SYSTEM_UNREACHABLE": "the connected system is offline; Makini retries by itself",
-}
 
-
-class ApiError(CliError):
-    """An error answer from the API."""
+class APIError(Exception):
+    """Base of every error the API layer raises."""
 
     default_code = "API_ERROR"
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        request_id: str | None = None,
+        details: dict[str, Any] | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.status = status
+        self.request_id = request_id
+        self.details: dict[str, Any] = details or {}
+        #: the request that failed, so the CLI can say which kind of thing was not found
+        self.method = method
+        self.path = path
 
-class ApiAuthError(AuthError):
-    pass
+
+class APIStatusError(APIError):
+    """The server answered with an error status."""
 
 
-class ApiConflictError(ConflictError):
-    pass
+class APIConnectionError(APIError):
+    """No HTTP answer: the name did not resolve, the connection was refused or timed out,
+    the certificate was not trusted, the proxy failed.
+
+    `kind` is one of: dns, tls_certificate, tls, proxy, refused, connect_timeout, connect,
+    timeout, network, unsupported; `detail` refines it (tls_certificate: hostname|expired,
+    tls: not_tls).
+    """
+
+    default_code = "UNREACHABLE"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        url: str,
+        detail: str = "",
+        proxy: str | None = None,
+        proxy_variable: str | None = None,
+        retries: int = 0,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.kind = kind
+        self.url = url
+        self.detail = detail
+        self.proxy = proxy
+        self.proxy_variable = proxy_variable
+        self.retries = retries
 
 
-class ApiUnavailableError(UnavailableError):
-    pass
+class MalformedResponseError(APIError):
+    """The server answered, but not with what the API promises."""
+
+    default_code = "MALFORMED_RESPONSE"
 
 
-def exit_code_for(status: int, code: str) -> ExitCode:
-    if status in (401, 403):
-        return ExitCode.AUTH
-    if status == 429 or status >= 500:
-        return ExitCode.UNAVAILABLE
-    if status == 409:
-        return ExitCode.CONFLICT
-    return ExitCode.ERROR
+class NotAuthenticatedError(APIError):
+    """A call needs credentials and none were configured."""
+
+    default_code = "NOT_LOGGED_IN"
+
+
+class CapabilityMissingError(APIError):
+    """The server lacks an extension the operation needs (contract: capabilities)."""
+
+    default_code = "CAPABILITY_MISSING"
+
+    def __init__(self, message: str, *, capability: str, operation: str) -> None:
+        super().__init__(message)
+        self.capability = capability
+        self.operation = operation
+
+
+class ClientSetupError(APIError):
+    """The client cannot be set up as configured (an unusable CA bundle)."""
+
+    default_code = "CLIENT_SETUP_FAILED"
+
+    def __init__(self, message: str, *, code: str, setting: str) -> None:
+        super().__init__(message, code=code)
+        #: which setting to fix, as the user knows it (an environment variable, a flag)
+        self.setting = setting
 
 
 def parse_error_body(
@@ -125,22 +173,21 @@ def field_summary(details: dict[str, Any]) -> str:
 
 
 def error_from_response(
-    status: int, body: bytes, content_type: str, request_id: str | None
-) -> CliError:
+    status: int,
+    body: bytes,
+    content_type: str,
+    request_id: str | None,
+    *,
+    method: str | None = None,
+    path: str | None = None,
+) -> APIStatusError:
     code, message, details = parse_error_body(status, body, content_type)
-    message = message + field_summary(details)
-    exit_code = exit_code_for(status, code)
-    cls: type[CliError] = {
-        ExitCode.AUTH: ApiAuthError,
-        ExitCode.CONFLICT: ApiConflictError,
-        ExitCode.UNAVAILABLE: ApiUnavailableError,
-    }.get(exit_code, ApiError)
-    return cls(
-        message,
+    return APIStatusError(
+        message + field_summary(details),
         code=code,
-        hint=HINTS.get(code),
-        http_status=status,
+        status=status,
         request_id=request_id,
         details=details,
-        exit_code=exit_code,
+        method=method,
+        path=path,
     )

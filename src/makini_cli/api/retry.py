@@ -18,6 +18,13 @@ class RetryPolicy:
     max_delay: float = 30.0
     #: no retry starts after this many seconds from the first attempt
     deadline: float = 120.0
+    #: Connection failures (refused, connect timeout) get their own, much shorter budget:
+    #: nothing reached the server, so either it is coming up in a moment or it is not
+    #: there at all, and a few quick tries tell which without making a typo cost minutes.
+    connect_retries: int = 2
+    connect_base_delay: float = 1.0
+    #: total seconds spent waiting between connection attempts
+    connect_wait_budget: float = 4.0
     rng: random.Random = field(default_factory=random.Random)
 
     def delay(self, retry_number: int, retry_after: float | None) -> float:
@@ -35,6 +42,27 @@ class RetryPolicy:
             return None
         wait = self.delay(retry_number, retry_after)
         if elapsed + wait > self.deadline:
+            return None
+        return wait
+
+    @property
+    def connect_limit(self) -> int:
+        """How many times a refused or timed-out connection is retried (--max-retries caps
+        it: `--max-retries 0` means no retry of any kind)."""
+        return min(self.connect_retries, self.max_retries)
+
+    def next_connect_delay(self, retry_number: int, waited: float, elapsed: float) -> float | None:
+        """The wait before connection retry `retry_number` (1-based), or None when spent.
+
+        `waited` is the time already slept on connection retries of this request. Half
+        jitter rather than full: a wait near zero would spend a try on a server that has
+        had no time to come up.
+        """
+        if retry_number > self.connect_limit:
+            return None
+        ceiling = self.connect_base_delay * (2 ** (retry_number - 1))
+        wait = self.rng.uniform(ceiling / 2, ceiling)
+        if waited + wait > self.connect_wait_budget or elapsed + wait > self.deadline:
             return None
         return wait
 

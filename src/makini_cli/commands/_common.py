@@ -10,7 +10,7 @@ from makini_cli.context import AppContext
 
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 LimitOption = Annotated[
-    int | None, typer.Option("--limit", min=1, help="Stop after this many items.")
+    int | None, typer.Option("--limit", metavar="N", min=1, help="Stop after this many items.")
 ]
 
 
@@ -22,17 +22,40 @@ def app_ctx(ctx: typer.Context) -> AppContext:
     return obj
 
 
-def new_app(help_text: str, *, name: str | None = None, completion: bool = False) -> typer.Typer:
+def new_app(help_text: str, *, name: str | None = None) -> typer.Typer:
     """Every Typer app of makini is built here, so they all behave alike."""
     return typer.Typer(
         name=name,
         help=help_text,
         no_args_is_help=True,
-        # Only the root registers Typer's shell completion (and its --install-completion).
-        add_completion=completion,
+        # No --install-completion/--show-completion: `makini completion SHELL` prints the
+        # script for the user to install (the tool never edits rc files), and Tab is
+        # answered by makini_cli.completion (see main.run), not by Typer.
+        add_completion=False,
         # Plain help keeps `--help` from importing Rich; locals can hold tokens.
         rich_markup_mode=None,
         pretty_exceptions_enable=False,
         pretty_exceptions_show_locals=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
+        # Wide enough that command summaries are not cut on a 120-column terminal; on a
+        # narrower one click still wraps to the terminal's width.
+        context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
     )
+
+
+# Completers: imported lazily, so building the app costs nothing until Tab is pressed.
+def complete_connection_keys(incomplete: str) -> list[tuple[str, str]]:
+    from makini_cli import completion
+
+    return list(completion.complete_connection_keys(incomplete))
+
+
+def complete_sync_ids(incomplete: str) -> list[tuple[str, str]]:
+    from makini_cli import completion
+
+    return list(completion.complete_sync_ids(incomplete))
+
+
+def complete_profiles(incomplete: str) -> list[tuple[str, str]]:
+    from makini_cli import completion
+
+    return list(completion.complete_profiles(incomplete))

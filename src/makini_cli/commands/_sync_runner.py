@@ -24,6 +24,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from makini_cli.api.errors import APIError
 from makini_cli.api.resources.syncs import (
     AlreadyRunning,
     Detached,
@@ -34,6 +35,7 @@ from makini_cli.api.resources.syncs import (
     Tracker,
 )
 from makini_cli.errors import CliError, ExitCode
+from makini_cli.failures import to_cli_error
 from makini_cli.models.sync import Sync
 from makini_cli.output.progress import ProgressView
 
@@ -50,10 +52,12 @@ SEVERITY: tuple[ExitCode, ...] = (
     ExitCode.INTERRUPTED,
 )
 
+#: What can happen to one connection's sync run. These are outcomes of the command, not
+#: Sync statuses: a sync that never started has no status, and none is invented for it.
 RESULT_CODES: dict[str, ExitCode] = {
     "succeeded": ExitCode.OK,
-    "queued": ExitCode.OK,
-    "skipped": ExitCode.OK,
+    "started": ExitCode.OK,  # --no-wait: the sync was started and left to run
+    "skipped": ExitCode.OK,  # --if-running skip: another sync was already running
     "conflict": ExitCode.CONFLICT,
     "timeout": ExitCode.PENDING,
     "failed": ExitCode.SYNC_FAILED,
@@ -65,6 +69,7 @@ RESULT_CODES: dict[str, ExitCode] = {
 @dataclass
 class Outcome:
     key: str
+    #: one of RESULT_CODES, or "error" (the command failed before or while following)
     result: str
     sync: Sync | None = None
     error: CliError | None = None
@@ -82,14 +87,38 @@ class Outcome:
         return self.sync.id if self.sync else None
 
     def record(self) -> dict[str, Any]:
-        """What `-o json|jsonl` prints: the Sync object as the API sent it, or a stand-in
-        with the same field names when there is none (an error before the sync started)."""
-        if self.sync is not None:
-            return self.sync.to_api()
-        record: dict[str, Any] = {"id": None, "connection_key": self.key, "status": self.result}
+        """What `-o json|jsonl` prints, one shape for one connection or many: the outcome,
+        the Sync as the API sent it (null when none was started), and the error that
+        explains a bad outcome (the API's, or the failed sync's own)."""
+        error: dict[str, Any] | None = None
         if self.error is not None:
-            record["error"] = {"code": self.error.code, "message": self.error.message}
-        return record
+            error = {
+                "code": self.error.code,
+                "message": self.error.message,
+                "http_status": self.error.http_status,
+                "request_id": self.error.request_id,
+            }
+        elif self.result == "failed" and self.sync is not None and self.sync.error is not None:
+            error = {"code": self.sync.error.code, "message": self.sync.error.message}
+        return {
+            "connection_key": self.key,
+            "outcome": self.result,
+            "sync": self.sync.to_api() if self.sync is not None else None,
+            "error": error,
+        }
+
+    def flat(self) -> dict[str, Any]:
+        """The record as one row of scalars, for `-o csv`."""
+        sync = self.sync
+        error = self.record()["error"] or {}
+        return {
+            "connection_key": self.key,
+            "outcome": self.result,
+            "sync_id": sync.id if sync else None,
+            "sync_status": sync.status if sync else None,
+            "error_code": error.get("code"),
+            "error_message": error.get("message"),
+        }
 
 
 def worst(outcomes: list[Outcome]) -> ExitCode:
@@ -156,9 +185,12 @@ class SyncRunner:
         progress: ProgressView,
         warn: Callable[[str], None],
         *,
+        explain: Callable[[APIError], CliError] = to_cli_error,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api = api
+        #: API errors become the CLI's (exit code, hint) as they are recorded
+        self.explain = explain
         self.options = options
         self.progress = progress
         self.warn = warn
@@ -191,18 +223,24 @@ class SyncRunner:
             if not opts.wait:
                 first = tracker.poll() if isinstance(tracker, DocumentedTracker) else None
                 sync = first or getattr(tracker, "latest", None)
-                return Outcome(key, "queued", sync, request_id=tracker.request_id)
+                return Outcome(key, "started", sync, request_id=tracker.request_id)
             return tracker
         except Detached:
             return Outcome(key, "detached", None, elapsed=self.monotonic() - started)
-        except CliError as exc:
-            return Outcome(key, "error", None, error=exc, elapsed=self.monotonic() - started)
+        except (CliError, APIError) as exc:
+            return Outcome(
+                key, "error", None, error=self._cli(exc), elapsed=self.monotonic() - started
+            )
 
     def _already_running(self, key: str, running: AlreadyRunning) -> Outcome | Tracker:
         policy = self.options.if_running
         if policy == "fail":
             return Outcome(
-                key, "conflict", None, error=running.error, request_id=running.error.request_id
+                key,
+                "conflict",
+                None,
+                error=self.explain(running.error),
+                request_id=running.error.request_id,
             )
         if running.sync_id and self.api.extended:
             tracker: Tracker = self.api.track(running.sync_id)
@@ -300,8 +338,8 @@ class SyncRunner:
                         sync = future.result()
                     except Detached:
                         continue
-                    except CliError as exc:
-                        yield finish(item, "error", exc)
+                    except (CliError, APIError) as exc:
+                        yield finish(item, "error", self._cli(exc))
                         continue
                     outcome = self._polled(item, sync)
                     if outcome is not None:
@@ -312,6 +350,9 @@ class SyncRunner:
             self.stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
             self.progress.close()
+
+    def _cli(self, exc: CliError | APIError) -> CliError:
+        return self.explain(exc) if isinstance(exc, APIError) else exc
 
     def _polled(self, item: _Followed, sync: Sync) -> str | None:
         """Record a poll's answer; the result's name once the sync is over."""

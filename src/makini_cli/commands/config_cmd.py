@@ -10,9 +10,28 @@ from makini_cli.commands._common import app_ctx, new_app
 from makini_cli.config.store import PROFILE_KEYS
 from makini_cli.errors import UsageError
 
-app = new_app("Read and change settings of the active profile (or -p NAME).")
+app = new_app(
+    """Read and change settings of the active profile (or -p NAME).
 
-KeyArg = Annotated[str, typer.Argument(help=f"One of: {', '.join(PROFILE_KEYS)}.")]
+    \b
+    Examples:
+      makini config list --show-origin
+      makini config set output json
+      makini -p prod config get base_url"""
+)
+
+def complete_settings(incomplete: str) -> list[tuple[str, str]]:
+    return [(k, text) for k, text in PROFILE_KEYS.items() if k.startswith(incomplete)]
+
+
+KeyArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="SETTING",
+        help=f"One of: {', '.join(PROFILE_KEYS)}.",
+        autocompletion=complete_settings,
+    ),
+]
 
 
 def _check_key(key: str) -> str:
@@ -26,7 +45,12 @@ def _check_key(key: str) -> str:
 
 @app.command("get")
 def get(ctx: typer.Context, key: KeyArg) -> None:
-    """Print the value in force for KEY (after flags and environment)."""
+    """Print the value in force for SETTING (after flags and environment).
+
+    \b
+    Examples:
+      makini config get base_url
+    """
     c = app_ctx(ctx)
     _check_key(key)
     value = c.settings[key]
@@ -34,8 +58,16 @@ def get(ctx: typer.Context, key: KeyArg) -> None:
 
 
 @app.command("set")
-def set_(ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument()]) -> None:
-    """Set KEY in the profile."""
+def set_(
+    ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument(metavar="VALUE")]
+) -> None:
+    """Set SETTING in the profile.
+
+    \b
+    Examples:
+      makini config set output json
+      makini -p prod config set timeout 60
+    """
     from makini_cli.config.settings import coerce
 
     c = app_ctx(ctx)
@@ -52,7 +84,12 @@ def set_(ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument()
 
 @app.command("unset")
 def unset(ctx: typer.Context, key: KeyArg) -> None:
-    """Remove KEY from the profile, so the default applies again."""
+    """Remove SETTING from the profile, so the default applies again.
+
+    \b
+    Examples:
+      makini config unset output
+    """
     c = app_ctx(ctx)
     _check_key(key)
     profile = c.settings.profile_name
@@ -72,7 +109,12 @@ def list_(
         bool, typer.Option("--show-origin", help="Show where each value comes from.")
     ] = False,
 ) -> None:
-    """List every setting in force and, with --show-origin, where it came from."""
+    """List every setting in force and, with --show-origin, where it came from.
+
+    \b
+    Examples:
+      makini config list --show-origin
+    """
     from makini_cli.output import columns
 
     c = app_ctx(ctx)
@@ -100,7 +142,12 @@ def list_(
 
 @app.command("path")
 def path(ctx: typer.Context) -> None:
-    """Print the config file's path."""
+    """Print the config file's path.
+
+    \b
+    Examples:
+      makini config path
+    """
     c = app_ctx(ctx)
     c.out.text(str(c.store.path))
     if not c.store.path.exists():

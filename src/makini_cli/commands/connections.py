@@ -4,34 +4,75 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
-from makini_cli.commands._common import LimitOption, YesOption, app_ctx, new_app
+from makini_cli.commands._common import (
+    LimitOption,
+    YesOption,
+    app_ctx,
+    complete_connection_keys,
+    new_app,
+)
 from makini_cli.context import AppContext
-from makini_cli.errors import AbortedError, UsageError
+from makini_cli.errors import UsageError
 
-app = new_app("List, inspect, create and delete connections to industrial systems.")
-metadata_app = new_app("Read and write a connection's key/value metadata.")
+app = new_app(
+    """List, inspect, create and delete connections to industrial systems.
+
+    \b
+    Examples:
+      makini connections list --health offline
+      makini connections get 10000715260448
+      makini connections status"""
+)
+metadata_app = new_app(
+    """Read and write a connection's key/value metadata.
+
+    \b
+    Examples:
+      makini connections metadata get 10000715260448
+      makini connections metadata set 10000715260448 site=plant-2"""
+)
 app.add_typer(metadata_app, name="metadata")
 
-KeyArg = Annotated[str, typer.Argument(help="Connection key (see `makini connections list`).")]
+KeyArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="KEY",
+        help="Connection key (see `makini connections list`).",
+        autocompletion=complete_connection_keys,
+    ),
+]
+#: Makini's documented lifecycle states and this project's health extension (contract §4).
+Status = Literal["pending", "synchronizing", "in_progress", "active", "inactive", "overage"]
+Health = Literal["online", "offline", "reauth_required"]
 
 
 @app.command("list")
 def list_(
     ctx: typer.Context,
     status: Annotated[
-        str | None,
-        typer.Option(help="Only this lifecycle status: pending, active, inactive, …"),
+        Status | None,
+        typer.Option(metavar="[pending|synchronizing|in_progress|active|inactive|overage]",
+                     help="Only connections in this lifecycle status."),
     ] = None,
     health: Annotated[
-        str | None, typer.Option(help="Only this health: online, offline, reauth_required.")
+        Health | None,
+        typer.Option(metavar="[online|offline|reauth_required]",
+                     help="Only connections with this health."),
     ] = None,
     limit: LimitOption = None,
 ) -> None:
-    """List connections (every page; --limit stops early)."""
+    """List connections (every page; --limit stops early).
+
+    \b
+    Examples:
+      makini connections list
+      makini connections list --status active --health offline
+      makini connections list -o jsonl | jq -r .key
+    """
     from makini_cli.output import columns
 
     c = app_ctx(ctx)
@@ -43,7 +84,13 @@ def list_(
 
 @app.command("get")
 def get(ctx: typer.Context, key: KeyArg) -> None:
-    """Show one connection with every field the API returns."""
+    """Show one connection with every field the API returns.
+
+    \b
+    Examples:
+      makini connections get 10000715260448
+      makini connections get 10000715260448 -o json
+    """
     from makini_cli.output import columns
 
     c = app_ctx(ctx)
@@ -63,37 +110,59 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
 @app.command("create")
 def create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Option(help="Connection name.")],
-    email: Annotated[str, typer.Option(help="Contact email of the connection.")],
+    name: Annotated[str, typer.Option(metavar="NAME", help="Connection name.")],
+    email: Annotated[str, typer.Option(metavar="EMAIL", help="Contact email of the connection.")],
     platform: Annotated[
         str,
-        typer.Option("--platform", "--provider", help="Platform key (e.g. upkeep, sap-s4hana)."),
+        typer.Option(
+            "--platform",
+            "--provider",
+            metavar="PLATFORM",
+            help="Platform key (e.g. upkeep, sap-s4hana).",
+        ),
     ],
     credential: Annotated[
         list[str] | None,
-        typer.Option("--credential", help="A non-secret credential field, KEY=VALUE (repeatable)."),
+        typer.Option(
+            "--credential",
+            metavar="FIELD=VALUE",
+            help="A non-secret credential field (repeatable).",
+        ),
     ] = None,
     secret: Annotated[
         list[str] | None,
         typer.Option(
-            "--secret", help="A secret credential field to prompt for without echo (repeatable)."
+            "--secret",
+            metavar="FIELD",
+            help="A secret credential field to prompt for without echo (repeatable).",
         ),
     ] = None,
     credentials_file: Annotated[
         str | None,
         typer.Option(
-            "--credentials-file", help="JSON object of credential fields, or - for stdin."
+            "--credentials-file",
+            metavar="FILE",
+            help="JSON object of credential fields, or - for stdin.",
         ),
     ] = None,
     idempotency_key: Annotated[
-        str | None, typer.Option(help="Makes a retried create safe (default: one per run).")
+        str | None,
+        typer.Option(metavar="KEY", help="Makes a retried create safe (default: one per run)."),
     ] = None,
 ) -> None:
-    """Connect a system. Secrets are prompted for or read from a file, never taken from argv."""
+    """Connect a system. Secrets are prompted for or read from a file, never taken from argv.
+
+    \b
+    Examples:
+      makini connections create --name Plant --email ops@example.com --platform upkeep \\
+        --secret api_key
+      makini connections create --name Plant --email ops@example.com --platform fiix \\
+        --credentials-file creds.json
+    """
     c = app_ctx(ctx)
     creds: dict[str, Any] = {}
     if credentials_file:
-        creds.update(_read_credentials_file(credentials_file))
+        creds.update(_read_credentials_file(c, credentials_file))
     creds.update(_pairs(credential or [], "--credential"))
     for field in secret or []:
         creds[field] = _prompt_secret(c, field)
@@ -111,11 +180,9 @@ def create(
     c.out.object(shown)
 
 
-def _read_credentials_file(path: str) -> dict[str, Any]:
-    import sys
-
+def _read_credentials_file(c: AppContext, path: str) -> dict[str, Any]:
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        text = c.terminal.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(
             f"cannot read {path}: {exc.strerror or exc}", hint="check the path"
@@ -134,26 +201,23 @@ def _read_credentials_file(path: str) -> dict[str, Any]:
 
 
 def _prompt_secret(c: AppContext, field: str) -> str:
-    import getpass
-    import sys
-
-    if c.no_input or not sys.stdin.isatty():
-        raise AbortedError(
-            f"credential {field!r} must be typed, but there is no terminal to ask on",
-            code="INPUT_REQUIRED",
-            hint="use --credentials-file FILE (or - for stdin) instead of --secret",
-        )
-    value = getpass.getpass(f"{field}: ", stream=sys.stderr)
-    if not value:
-        raise AbortedError(
-            f"no value for {field!r}", code="INPUT_REQUIRED", hint="type it at the prompt"
-        )
-    return value
+    return c.terminal.ask_secret(
+        field,
+        no_input=c.no_input,
+        hint="use --credentials-file FILE (or - for stdin) instead of --secret",
+        piped_ok=False,
+    )
 
 
 @app.command("delete")
 def delete(ctx: typer.Context, key: KeyArg, yes: YesOption = False) -> None:
-    """Disconnect a system: revokes its tokens, stops its schedule, returns its credits."""
+    """Disconnect a system: revokes its tokens, stops its schedule, returns its credits.
+
+    \b
+    Examples:
+      makini connections delete 10000715260448
+      makini connections delete 10000715260448 --yes
+    """
     c = app_ctx(ctx)
     if not yes:
         c.confirm(f"Delete connection {key}? Its tokens stop working at once")
@@ -169,7 +233,13 @@ def token(
         bool, typer.Option("--fresh", help="Issue a new token even if one is cached.")
     ] = False,
 ) -> None:
-    """Print a connection token (for /api/eam|erp|wms and /api/integrations calls)."""
+    """Print a connection token (for /api/eam|erp|wms and /api/integrations calls).
+
+    \b
+    Examples:
+      makini connections token 10000715260448
+      TOKEN=$(makini connections token 10000715260448 --fresh)
+    """
     import time
 
     c = app_ctx(ctx)
@@ -188,10 +258,21 @@ def token(
 def status(
     ctx: typer.Context,
     keys: Annotated[
-        list[str] | None, typer.Argument(help="Connection keys (default: all).")
+        list[str] | None,
+        typer.Argument(
+            metavar="[KEY]...",
+            help="Connection keys (default: all).",
+            autocompletion=complete_connection_keys,
+        ),
     ] = None,
 ) -> None:
-    """Health, sync state and last error, per connection."""
+    """Health, sync state and last error, per connection.
+
+    \b
+    Examples:
+      makini connections status
+      makini connections status 10000715260448 -o json
+    """
     from makini_cli.output import columns
 
     c = app_ctx(ctx)
@@ -206,7 +287,12 @@ def status(
 
 @metadata_app.command("get")
 def metadata_get(ctx: typer.Context, key: KeyArg) -> None:
-    """List a connection's metadata."""
+    """List a connection's metadata.
+
+    \b
+    Examples:
+      makini connections metadata get 10000715260448
+    """
     from makini_cli.output import columns
 
     c = app_ctx(ctx)
@@ -217,12 +303,21 @@ def metadata_get(ctx: typer.Context, key: KeyArg) -> None:
 def metadata_set(
     ctx: typer.Context,
     key: KeyArg,
-    pairs: Annotated[list[str] | None, typer.Argument(help="KEY=VALUE pairs to set.")] = None,
+    pairs: Annotated[
+        list[str] | None, typer.Argument(metavar="[NAME=VALUE]...", help="Entries to set.")
+    ] = None,
     unset: Annotated[
-        list[str] | None, typer.Option("--unset", help="A metadata key to remove (repeatable).")
+        list[str] | None,
+        typer.Option("--unset", metavar="NAME", help="A metadata entry to remove (repeatable)."),
     ] = None,
 ) -> None:
-    """Set (and with --unset remove) metadata entries; prints the resulting metadata."""
+    """Set (and with --unset remove) metadata entries; prints the resulting metadata.
+
+    \b
+    Examples:
+      makini connections metadata set 10000715260448 site=plant-2 owner=ops
+      makini connections metadata set 10000715260448 --unset owner
+    """
     from makini_cli.output import columns
 
     c = app_ctx(ctx)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from makini_cli.commands._common import YesOption, app_ctx, new_app
+from makini_cli.commands._common import YesOption, app_ctx, complete_profiles, new_app
 from makini_cli.config.store import (
     BUILTIN_SANDBOX,
     DEFAULT_BASE_URL,
@@ -15,7 +15,19 @@ from makini_cli.config.store import (
 )
 from makini_cli.errors import ConfigError
 
-app = new_app("Manage profiles: named sets of settings (base URL, client id, defaults).")
+app = new_app(
+    """Manage profiles: named sets of settings (base URL, client id, defaults).
+
+    \b
+    Examples:
+      makini profile create prod --base-url https://api.makini.io --use
+      makini profile list
+      makini profile use sandbox"""
+)
+
+NameArg = Annotated[
+    str, typer.Argument(metavar="NAME", help="Profile name.", autocompletion=complete_profiles)
+]
 
 
 def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -41,7 +53,13 @@ def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 @app.command("list")
 def list_profiles(ctx: typer.Context) -> None:
-    """List profiles; the active one is marked."""
+    """List profiles; the active one is marked.
+
+    \b
+    Examples:
+      makini profile list
+      makini profile list -o json
+    """
     from makini_cli.output import columns
 
     c = app_ctx(ctx)
@@ -52,10 +70,21 @@ def list_profiles(ctx: typer.Context) -> None:
 def show(
     ctx: typer.Context,
     name: Annotated[
-        str | None, typer.Argument(help="Profile name (default: the active one).")
+        str | None,
+        typer.Argument(
+            metavar="[NAME]",
+            help="Profile name (default: the active one).",
+            autocompletion=complete_profiles,
+        ),
     ] = None,
 ) -> None:
-    """Show one profile's settings."""
+    """Show one profile's settings.
+
+    \b
+    Examples:
+      makini profile show
+      makini profile show prod -o json
+    """
     c = app_ctx(ctx)
     target = name or c.settings.profile_name
     for row in _rows(c.store.load()):
@@ -66,10 +95,13 @@ def show(
 
 
 @app.command("use")
-def use(
-    ctx: typer.Context, name: Annotated[str, typer.Argument(help="Profile to make active.")]
-) -> None:
-    """Make a profile the active one."""
+def use(ctx: typer.Context, name: NameArg) -> None:
+    """Make a profile the active one.
+
+    \b
+    Examples:
+      makini profile use prod
+    """
     c = app_ctx(ctx)
     check_profile_name(name)
 
@@ -88,20 +120,29 @@ def use(
 @app.command("create")
 def create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="New profile name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="New profile name.")],
     base_url: Annotated[
         str | None,
         typer.Option(
             "--base-url",
+            metavar="URL",
             help=f"API base URL (default {DEFAULT_BASE_URL}; `sandbox` for the bundled sandbox).",
         ),
     ] = None,
-    client_id: Annotated[str | None, typer.Option(help="Admin API client id.")] = None,
+    client_id: Annotated[
+        str | None, typer.Option(metavar="ID", help="Admin API client id.")
+    ] = None,
     activate: Annotated[
         bool, typer.Option("--use", help="Also make it the active profile.")
     ] = False,
 ) -> None:
-    """Create a profile. Log in to it with `makini auth login -p NAME`."""
+    """Create a profile. Log in to it with `makini auth login -p NAME`.
+
+    \b
+    Examples:
+      makini profile create prod --base-url https://api.makini.io
+      makini profile create staging --base-url https://staging.example.com --use
+    """
     from makini_cli.config.settings import coerce
 
     c = app_ctx(ctx)
@@ -131,17 +172,25 @@ def create(
 @app.command("delete")
 def delete(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Profile to delete.")],
+    name: NameArg,
     yes: YesOption = False,
 ) -> None:
-    """Delete a profile and the credentials stored for it."""
+    """Delete a profile and the credentials stored for it.
+
+    \b
+    Examples:
+      makini profile delete staging --yes
+    """
     c = app_ctx(ctx)
     if name == BUILTIN_SANDBOX:
         raise ConfigError(
             "the built-in sandbox profile cannot be deleted", hint="choose another profile"
         )
-    if name not in c.store.profiles():
+    section = c.store.profiles().get(name)
+    if section is None:
         raise ConfigError(f"profile {name!r} does not exist", hint="run `makini profile list`")
+    # Read before the profile goes: the token caches are named after its base URL.
+    base_url = section.get("base_url", DEFAULT_BASE_URL)
     if not yes:
         c.confirm(f"Delete profile {name} and its stored credentials?")
 
@@ -153,5 +202,5 @@ def delete(
     c.store.update(change)
     from makini_cli.commands.auth import forget_credentials
 
-    forget_credentials(c, name)
+    forget_credentials(c, name, str(base_url))
     c.msg.notice(f"deleted profile {name}")

@@ -40,8 +40,27 @@ def serve(
     no_extensions: Annotated[
         bool, typer.Option("--no-extensions", help="Serve only Makini's documented calls.")
     ] = False,
+    idle_exit: Annotated[
+        str | None,
+        typer.Option(
+            "--idle-exit",
+            metavar="DURATION",
+            hidden=True,
+            help="Exit after this long without a request (the background sandbox).",
+        ),
+    ] = None,
+    background: Annotated[
+        bool,
+        typer.Option(
+            "--background",
+            hidden=True,
+            help="Be the data dir's shared background sandbox: announce it in server.json.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the sandbox over HTTP until Ctrl-C."""
+    from makini_cli.durations import parse_duration
+    from makini_cli.sandbox.middleware import Activity
     from makini_cli.sandbox.server import serve as run_server
     from makini_cli.sandbox.settings import (
         DEMO_CLIENT_ID,
@@ -61,7 +80,24 @@ def serve(
         extensions=not no_extensions,
     )
 
+    if background and host != "127.0.0.1":
+        raise UsageError("--background serves on 127.0.0.1 only", hint="drop --host")
+    activity = Activity(
+        idle_exit=parse_duration(idle_exit, flag="--idle-exit") if idle_exit else None
+    )
+
     def ready(url: str) -> None:
+        if background:
+            from makini_cli.sandbox import background as shared
+
+            # First: the run that started this server is waiting for the file.
+            shared.announce(
+                settings.data_dir,
+                url=url,
+                instance=activity.instance,
+                started_at=activity.started_at,
+                idle_exit=activity.idle_exit,
+            )
         shown = secret if secret == DEMO_CLIENT_SECRET else "(the one you set)"
         c.msg.notice(f"sandbox listening on {url}  (data: {settings.data_dir})")
         c.msg.notice(f"  client id:     {settings.client_id}")
@@ -73,7 +109,106 @@ def serve(
         c.out.text(url)
         c.out.flush()
 
-    run_server(settings, host=host, port=port, on_ready=ready)
+    run_server(settings, host=host, port=port, on_ready=ready, activity=activity)
+    if background:
+        # Idle exit or Ctrl-C (a SIGTERM ends the process before this; `stop` tidies up).
+        from makini_cli.sandbox import background as shared
+
+        shared.forget(settings.data_dir, activity.instance)
+        c.msg.notice("sandbox stopped")
+
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        metavar="PATH",
+        help="The sandbox's data dir [default: $MAKINI_SANDBOX_DIR, else the user data dir].",
+    ),
+]
+
+
+@app.command("status")
+def status(ctx: typer.Context, data_dir: DataDirOption = None) -> None:
+    """Show the background sandbox (URL, pid, data dir, uptime, idle exit).
+
+    With nothing configured (or --base-url sandbox), the first run starts the sandbox in
+    the background and later runs on the same data dir reuse it; it stops itself after
+    MAKINI_SANDBOX_IDLE (default 15m) without a request. Exits 0 when it is running, 1
+    (error code SANDBOX_NOT_RUNNING, on stderr) when it is not. Times are in seconds.
+
+    \b
+    Examples:
+      makini sandbox status
+      makini sandbox status -o json | jq -r .url
+      MAKINI_SANDBOX_DIR=/tmp/demo makini sandbox status
+    """
+    import time
+    from datetime import UTC, datetime
+
+    from makini_cli.errors import CliError
+    from makini_cli.sandbox import background as shared
+    from makini_cli.sandbox.settings import default_data_dir
+
+    c = app_ctx(ctx)
+    where = data_dir or default_data_dir()
+    found = shared.status(where)
+    if found is None:
+        raise CliError(
+            f"the background sandbox is not running (data: {where})",
+            code="SANDBOX_NOT_RUNNING",
+            hint="a command that uses the sandbox starts it, e.g. `makini connections list`",
+        )
+    state, answer = found
+    started = datetime.fromtimestamp(state.started_at, UTC)
+    c.out.object(
+        {
+            "url": state.url,
+            "pid": state.pid,
+            "data_dir": state.data_dir,
+            "version": answer.get("version"),
+            "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "uptime_seconds": round(max(0.0, time.time() - state.started_at)),
+            "idle_seconds": round(float(answer.get("idle_seconds") or 0.0), 1),
+            "idle_exit_seconds": state.idle_exit,
+            "log": str(shared.data_paths(Path(state.data_dir))[2]),
+        },
+        light=True,
+    )
+
+
+@app.command("stop")
+def stop(ctx: typer.Context, data_dir: DataDirOption = None) -> None:
+    """Stop the background sandbox now; its data stays for the next one.
+
+    Asks it to finish its open requests and exit (SIGTERM), and kills it if it has not
+    after 10 s. Stopping when none is running is not an error: exit 0 with a notice.
+
+    \b
+    Examples:
+      makini sandbox stop
+      MAKINI_SANDBOX_DIR=/tmp/demo makini sandbox stop
+    """
+    from makini_cli.sandbox import background as shared
+    from makini_cli.sandbox.settings import default_data_dir
+
+    c = app_ctx(ctx)
+    where = data_dir or default_data_dir()
+    stopped = shared.stop(where)
+    if stopped is None:
+        c.msg.notice(f"no background sandbox is running (data: {where})")
+    elif not stopped.signalled:
+        c.msg.notice(
+            f"no background sandbox is running; removed the stale record of pid "
+            f"{stopped.state.pid} (data: {where})"
+        )
+    elif stopped.killed:
+        c.msg.notice(
+            f"the background sandbox (pid {stopped.state.pid}) ignored SIGTERM and was killed"
+        )
+    else:
+        state = stopped.state
+        c.msg.notice(f"stopped the background sandbox (pid {state.pid}, {state.url})")
 
 
 @app.command("reset")

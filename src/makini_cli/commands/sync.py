@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
-from makini_cli.commands._common import LimitOption, app_ctx, new_app
+from makini_cli.commands._common import (
+    LimitOption,
+    app_ctx,
+    complete_connection_keys,
+    complete_sync_ids,
+    new_app,
+)
 from makini_cli.context import AppContext
 from makini_cli.errors import ExitCode, QuietExit, UsageError
 
@@ -16,12 +21,39 @@ if TYPE_CHECKING:
     from makini_cli.commands._sync_runner import Outcome, RunOptions, SyncRunner
     from makini_cli.output.progress import ProgressView
 
-app = new_app("Run syncs and watch them finish; list, inspect, cancel and schedule them.")
-schedule_app = new_app("Read and set a connection's sync schedule.")
+app = new_app(
+    """Run syncs and watch them finish; list, inspect, cancel and schedule them.
+
+    \b
+    Examples:
+      makini sync run 10000715260448
+      makini sync run --all --timeout 30m -o jsonl
+      makini sync list 10000715260448 --status failed"""
+)
+schedule_app = new_app(
+    """Read and set a connection's sync schedule.
+
+    \b
+    Examples:
+      makini sync schedule get 10000715260448
+      makini sync schedule set 10000715260448 --every 1h"""
+)
 app.add_typer(schedule_app, name="schedule")
 
-IF_RUNNING = ("fail", "skip", "wait")
+IfRunning = Literal["fail", "skip", "wait"]
+SyncStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 DEFAULT_CONCURRENCY = 8
+
+KeyArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="KEY", help="Connection key.", autocompletion=complete_connection_keys
+    ),
+]
+IdArg = Annotated[
+    str,
+    typer.Argument(metavar="ID", help="Sync id (sync_…).", autocompletion=complete_sync_ids),
+]
 
 
 def _duration(value: str | None, flag: str) -> float | None:
@@ -35,15 +67,15 @@ def _progress_view(c: AppContext) -> ProgressView:
 
     if c.flags.get("quiet"):
         return NullProgress()
-    if sys.stderr.isatty():
+    if c.terminal.is_tty("stderr"):
         return RichProgress(color=c.settings["color"])
-    return PlainProgress()
+    return PlainProgress(c.terminal.stderr)
 
 
 def _runner(c: AppContext, options: RunOptions) -> SyncRunner:
     from makini_cli.commands._sync_runner import SyncRunner
 
-    runner = SyncRunner(c.syncs, options, _progress_view(c), c.msg.warn)
+    runner = SyncRunner(c.syncs, options, _progress_view(c), c.msg.warn, explain=c.explain)
     # Ctrl-C must not sit out a Retry-After wait inside a worker thread.
     c.client.sleep = runner.sleep
     return runner
@@ -52,11 +84,20 @@ def _runner(c: AppContext, options: RunOptions) -> SyncRunner:
 @app.command("run")
 def run(
     ctx: typer.Context,
-    keys: Annotated[list[str] | None, typer.Argument(help="Connection keys to sync.")] = None,
+    keys: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[KEY]...",
+            help="Connection keys to sync.",
+            autocompletion=complete_connection_keys,
+        ),
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Sync every active connection.")] = False,
     scope: Annotated[
         list[str] | None,
-        typer.Option("--scope", help="Only this scope, e.g. work-orders (repeatable)."),
+        typer.Option(
+            "--scope", metavar="SCOPE", help="Only this scope, e.g. work-orders (repeatable)."
+        ),
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="Refetch the whole history window.")] = False,
     wait: Annotated[
@@ -65,41 +106,68 @@ def run(
     ] = True,
     timeout: Annotated[
         str | None,
-        typer.Option("--timeout", help="Stop waiting after this long (exit 8), e.g. 30m."),
+        typer.Option(
+            "--timeout", metavar="DURATION", help="Stop waiting after this long (exit 8), e.g. 30m."
+        ),
     ] = None,
     interval: Annotated[
-        str | None, typer.Option("--interval", help="Longest pause between polls (default 5s).")
+        str | None,
+        typer.Option(
+            "--interval", metavar="DURATION", help="Longest pause between polls (default 5s)."
+        ),
     ] = None,
     if_running: Annotated[
-        str,
+        IfRunning,
         typer.Option(
-            "--if-running", help="When a sync is already running: fail (exit 7), skip or wait."
+            "--if-running",
+            metavar="[fail|skip|wait]",
+            help="When a sync is already running: fail (exit 7), skip it, or wait for it.",
         ),
     ] = "fail",
     idempotency_key: Annotated[
         str | None,
-        typer.Option("--idempotency-key", help="Makes a re-run of this command start nothing new."),
+        typer.Option(
+            "--idempotency-key",
+            metavar="KEY",
+            help="Makes a re-run of this command start nothing new.",
+        ),
     ] = None,
     concurrency: Annotated[
         int,
         typer.Option(
-            "--concurrency", min=1, max=32, help="Requests in flight at once (all syncs start)."
+            "--concurrency",
+            metavar="N",
+            min=1,
+            max=32,
+            help="Requests in flight at once, 1 to 32 (every sync starts).",
         ),
     ] = DEFAULT_CONCURRENCY,
     stall_after: Annotated[
-        str, typer.Option("--stall-after", help="Warn when progress has not moved for this long.")
+        str,
+        typer.Option(
+            "--stall-after",
+            metavar="DURATION",
+            help="Warn when progress has not moved for this long.",
+        ),
     ] = "2m",
 ) -> None:
-    """Start syncs and (by default) wait for them; the exit code tells how they ended."""
+    """Start syncs and (by default) wait for them; the exit code tells how they ended.
+
+    Prints one result per connection: {"connection_key", "outcome", "sync", "error"}
+    (see the README's JSON contract). Exit codes: 0 succeeded, 10 failed, 12 cancelled,
+    8 --timeout reached, 7 already running, 130 Ctrl-C (the sync goes on).
+
+    \b
+    Examples:
+      makini sync run 10000715260448
+      makini sync run 10000715260448 --scope work_orders --full
+      makini sync run --all --timeout 30m -o jsonl
+      makini sync run 10000715260448 --no-wait --idempotency-key "$CI_JOB_ID"
+    """
     from makini_cli.api.resources.syncs import PollPolicy
     from makini_cli.commands._sync_runner import RunOptions
 
     c = app_ctx(ctx)
-    if if_running not in IF_RUNNING:
-        raise UsageError(
-            f"--if-running {if_running!r} is not one of {', '.join(IF_RUNNING)}",
-            hint="use --if-running fail, skip or wait",
-        )
     if all_ and keys:
         raise UsageError(
             "give connection keys or --all, not both", hint="see `makini sync run --help`"
@@ -140,15 +208,25 @@ def run(
 @app.command("watch")
 def watch(
     ctx: typer.Context,
-    sync_id: Annotated[str, typer.Argument(metavar="ID", help="Sync id (sync_…).")],
+    sync_id: IdArg,
     timeout: Annotated[
-        str | None, typer.Option("--timeout", help="Stop waiting after this long (exit 8).")
+        str | None,
+        typer.Option(
+            "--timeout", metavar="DURATION", help="Stop waiting after this long (exit 8)."
+        ),
     ] = None,
     interval: Annotated[
-        str | None, typer.Option("--interval", help="Longest pause between polls.")
+        str | None,
+        typer.Option("--interval", metavar="DURATION", help="Longest pause between polls."),
     ] = None,
 ) -> None:
-    """Follow a sync to its end; same exit codes as `sync run --wait`."""
+    """Follow a sync to its end; same output and exit codes as `sync run`.
+
+    \b
+    Examples:
+      makini sync watch sync_8f2c1d
+      makini sync watch sync_8f2c1d --timeout 10m
+    """
     from makini_cli.api.resources.syncs import PollPolicy
     from makini_cli.commands._sync_runner import RunOptions
 
@@ -169,7 +247,6 @@ def _report(
 ) -> None:
     """Print outcomes as they arrive, then exit with the worst one's code."""
     from makini_cli.commands._sync_runner import worst
-    from makini_cli.output import columns
     from makini_cli.output.progress import RichProgress
 
     seen: list[Outcome] = []
@@ -186,8 +263,10 @@ def _report(
         if mode == "json" and not several:
             for outcome in arrived():
                 out.object(outcome.record())
-        elif mode in ("json", "jsonl", "csv"):
-            out.stream((o.record() for o in arrived()), columns.SYNCS if mode == "csv" else None)
+        elif mode in ("json", "jsonl"):
+            out.stream((o.record() for o in arrived()), None)
+        elif mode == "csv":
+            out.stream((o.flat() for o in arrived()), None)
         elif isinstance(runner.progress, RichProgress):
             # The live display owns the terminal until it stops; the summary follows it.
             finished = list(arrived())
@@ -218,7 +297,7 @@ def _summary_line(o: Outcome) -> str:
     ident = f" {o.sync_id}" if o.sync_id else ""
     detail = {
         "succeeded": f"succeeded in {format_duration(o.elapsed)}{records}",
-        "queued": "queued",
+        "started": f"started ({sync.status if sync else 'queued'})",
         "skipped": f"skipped: a sync is already {sync.status if sync else 'running'}",
         "conflict": "not started: a sync is already running",
         "timeout": f"still {sync.status if sync else 'running'} after {format_duration(o.elapsed)}",
@@ -304,14 +383,28 @@ def _github(c: AppContext, outcomes: list[Outcome], command: str) -> None:
 def list_(
     ctx: typer.Context,
     key: Annotated[
-        str | None, typer.Argument(help="Connection key (default: every connection).")
+        str | None,
+        typer.Argument(
+            metavar="[KEY]",
+            help="Connection key (default: every connection).",
+            autocompletion=complete_connection_keys,
+        ),
     ] = None,
     status: Annotated[
-        str | None, typer.Option(help="queued, running, succeeded, failed or cancelled.")
+        SyncStatus | None,
+        typer.Option(
+            metavar="[queued|running|succeeded|failed|cancelled]", help="Only syncs in this status."
+        ),
     ] = None,
     limit: LimitOption = None,
 ) -> None:
-    """Sync history, newest first."""
+    """Sync history, newest first.
+
+    \b
+    Examples:
+      makini sync list 10000715260448
+      makini sync list --status failed --limit 20
+    """
     from makini_cli.output import columns
 
     c = app_ctx(ctx)
@@ -321,8 +414,14 @@ def list_(
 
 
 @app.command("get")
-def get(ctx: typer.Context, sync_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
-    """One sync, with its progress and error."""
+def get(ctx: typer.Context, sync_id: IdArg) -> None:
+    """One sync, with its progress and error.
+
+    \b
+    Examples:
+      makini sync get sync_8f2c1d
+      makini sync get sync_8f2c1d -o json
+    """
     from makini_cli.output import columns
 
     c = app_ctx(ctx)
@@ -330,8 +429,13 @@ def get(ctx: typer.Context, sync_id: Annotated[str, typer.Argument(metavar="ID")
 
 
 @app.command("cancel")
-def cancel(ctx: typer.Context, sync_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
-    """Cancel a queued or running sync."""
+def cancel(ctx: typer.Context, sync_id: IdArg) -> None:
+    """Cancel a queued or running sync.
+
+    \b
+    Examples:
+      makini sync cancel sync_8f2c1d
+    """
     from makini_cli.output import columns
 
     c = app_ctx(ctx)
@@ -341,10 +445,13 @@ def cancel(ctx: typer.Context, sync_id: Annotated[str, typer.Argument(metavar="I
 
 
 @schedule_app.command("get")
-def schedule_get(
-    ctx: typer.Context, key: Annotated[str, typer.Argument(help="Connection key.")]
-) -> None:
-    """Show when a connection syncs by itself."""
+def schedule_get(ctx: typer.Context, key: KeyArg) -> None:
+    """Show when a connection syncs by itself.
+
+    \b
+    Examples:
+      makini sync schedule get 10000715260448
+    """
     c = app_ctx(ctx)
     c.out.object(c.syncs.schedule(key).to_api())
 
@@ -352,11 +459,20 @@ def schedule_get(
 @schedule_app.command("set")
 def schedule_set(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(help="Connection key.")],
-    every: Annotated[str | None, typer.Option("--every", help="15m … 1d.")] = None,
+    key: KeyArg,
+    every: Annotated[
+        str | None,
+        typer.Option("--every", metavar="DURATION", help="From 15m to 1d, in whole minutes."),
+    ] = None,
     disable: Annotated[bool, typer.Option("--disable", help="Stop scheduled syncs.")] = False,
 ) -> None:
-    """Sync every 15 minutes to once a day, or --disable."""
+    """Sync every 15 minutes to once a day, or --disable.
+
+    \b
+    Examples:
+      makini sync schedule set 10000715260448 --every 1h
+      makini sync schedule set 10000715260448 --disable
+    """
     from makini_cli.durations import parse_duration
 
     c = app_ctx(ctx)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from makini_cli.config.store import (
@@ -16,7 +17,7 @@ from makini_cli.config.store import (
 )
 from makini_cli.errors import ConfigError, UsageError
 
-OUTPUT_MODES = ("table", "json", "jsonl", "csv")
+OUTPUT_MODES = ("table", "wide", "json", "jsonl", "csv")
 COLOR_MODES = ("auto", "always", "never")
 
 #: setting name → environment variable
@@ -29,6 +30,7 @@ ENV_VARS: dict[str, str] = {
     "debug": "MAKINI_DEBUG",
     "no_input": "MAKINI_NO_INPUT",
     "client_id": "MAKINI_CLIENT_ID",
+    "ca_bundle": "MAKINI_CA_BUNDLE",
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -40,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "no_input": False,
     "quiet": False,
     "client_id": None,
+    "ca_bundle": None,  # None: httpx's choice (SSL_CERT_FILE, SSL_CERT_DIR, else certifi)
 }
 
 
@@ -80,6 +83,24 @@ def _truthy(text: str) -> bool:
     return text.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _ca_bundle_path(raw: Any, source: str) -> str:
+    text = str(raw).strip()
+    if not text:
+        raise ValueError("must be the path of a PEM file")
+    # Absolute, so a path stored with `config set` means the same file from any directory.
+    path = Path(text).expanduser().absolute()
+    # Checked here only for what the user just typed; a stale path in a profile or the
+    # environment is reported when a request needs it, so `config unset` still works.
+    if source in ("flag", "argument") and not path.is_file():
+        raise UsageError(
+            f"CA bundle {path} {'is not a file' if path.exists() else 'does not exist'}"
+            + (" (from --ca-bundle)" if source == "flag" else ""),
+            code="CA_BUNDLE_UNUSABLE",
+            hint="point it at a PEM file of CA certificates",
+        )
+    return str(path)
+
+
 def coerce(key: str, raw: Any, source: str) -> Any:
     """Check and convert one value; `source` names where it came from for the message."""
     try:
@@ -110,6 +131,8 @@ def coerce(key: str, raw: Any, source: str) -> Any:
             if url != SANDBOX_BASE_URL and not url.startswith(("http://", "https://")):
                 raise ValueError("must start with http:// or https://, or be `sandbox`")
             return url
+        if key == "ca_bundle":
+            return _ca_bundle_path(raw, source)
         return raw
     except (TypeError, ValueError) as exc:
         error = UsageError if source in ("flag", "argument") else ConfigError
@@ -123,8 +146,13 @@ def resolve(
     flags: Mapping[str, Any],
     env: Mapping[str, str] | None = None,
     store: ConfigStore | None = None,
+    *,
+    missing_ok: bool = False,
 ) -> Settings:
-    """`flags` holds only the flags the user gave (None means not given)."""
+    """`flags` holds only the flags the user gave (None means not given).
+
+    `missing_ok` resolves a profile that does not exist yet as an empty one: `auth login`
+    checks credentials for a new profile before it writes anything."""
     env = os.environ if env is None else env
     store = store or ConfigStore()
     doc = store.load()
@@ -141,7 +169,7 @@ def resolve(
 
     name = str(profile.value)
     exists = name in profiles or name == BUILTIN_SANDBOX
-    if not exists:
+    if not exists and not missing_ok:
         raise ConfigError(
             f"profile {name!r} does not exist (chosen by {profile.origin})",
             hint="run `makini profile list`, or create it with `makini profile create "

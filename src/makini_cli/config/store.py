@@ -38,6 +38,7 @@ PROFILE_KEYS: dict[str, str] = {
     "color": "auto, always or never",
     "timeout": "HTTP timeout in seconds",
     "max_retries": "how many times a failed request is retried",
+    "ca_bundle": "PEM file of the CAs to trust for HTTPS, instead of the default set",
 }
 
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

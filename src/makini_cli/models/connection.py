@@ -57,3 +57,15 @@ class CreatedConnection(ApiModel):
     refresh_token: str | None = None
     expires_in: Any = None
     key: str | None = None
+
+
+class ConnectionToken(ApiModel):
+    """`POST /connections/{key}/token`: a token and its lifetime (seconds or a timestamp)."""
+
+    token: str | None = None
+    access_token: str | None = None  # the shape of Makini Link's answer
+    expires_in: Any = None
+
+    @property
+    def value(self) -> str | None:
+        return self.token or self.access_token

@@ -37,3 +37,9 @@ class Sync(ApiModel):
 class Schedule(ApiModel):
     enabled: bool | None = None
     interval_minutes: int | None = None
+
+
+class DocumentedSyncStatus(ApiModel):
+    """`GET /api/integrations/sync/status`: inprogress, done, fulldone, error or fail."""
+
+    status: str | None = None

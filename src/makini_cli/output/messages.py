@@ -9,6 +9,13 @@ from typing import TextIO
 from makini_cli.errors import CliError
 from makini_cli.output.sanitize import clean
 
+#: How far a command to copy is indented under the message it belongs to.
+HINT_INDENT = "  "
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
 
 class Messages:
     def __init__(
@@ -45,6 +52,18 @@ class Messages:
 
     def warn(self, message: str) -> None:
         self._emit(f"{self._paint('warning:', '33')} {clean(message)}")
+
+    def hint(self, command: str) -> None:
+        """A command for the user to copy, alone on its own indented line:
+
+            makini sync watch sync_123
+
+        It is written as one raw line, so nothing of ours breaks it (a message that ran on
+        into the command would be cut wherever the terminal wraps, often mid-word). It
+        follows a warning or error, so --quiet does not silence it; a caller adding it to
+        a notice checks `quiet` itself.
+        """
+        self._emit(HINT_INDENT + _one_line(clean(command)))
 
     def raw(self, line: str) -> None:
         """A line exactly as given (workflow commands a CI system reads from the log)."""

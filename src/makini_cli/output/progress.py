@@ -1,8 +1,12 @@
 """How a waiting `sync run` / `sync watch` shows progress, on stderr.
 
-On a terminal: a Rich progress display (scope, records, elapsed), one row per sync.
-Elsewhere: a plain line per state change and at most one progress line every few seconds
-per sync, with no control codes, so CI logs stay readable.
+On a terminal: a Rich progress display, one row per sync, named after its connection;
+bars move between polls at the rate the last polls showed, and a finished row turns green
+(✓), red (✗) or yellow (⊘). Elsewhere: a plain line per state change and at most one
+progress line every few seconds per sync, with no control codes, so CI logs stay readable.
+
+Either way the caller may end with a total line (`3 syncs finished in 42s`):
+`view.close(view.totals())`.
 """
 
 from __future__ import annotations
@@ -10,12 +14,23 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import Any, Protocol, TextIO
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from makini_cli.durations import format_duration
-from makini_cli.models.sync import Sync
+from makini_cli.models.sync import TERMINAL, Sync
 from makini_cli.output.sanitize import clean
+
+if TYPE_CHECKING:
+    from rich.progress import ProgressColumn, Task
+
+#: How a finished row looks on a terminal: (glyph, colour) by final status.
+FINAL_LOOK: dict[str, tuple[str, str]] = {
+    "succeeded": ("✓", "green"),
+    "failed": ("✗", "red"),
+    "cancelled": ("⊘", "yellow"),
+}
 
 
 def describe(sync: Sync) -> str:
@@ -30,85 +45,287 @@ def describe(sync: Sync) -> str:
     return " ".join(parts)
 
 
+def totals_line(statuses: Iterable[str | None], seconds: float) -> str:
+    """`3 syncs finished in 42s`, `3 syncs finished in 42s: 2 succeeded, 1 failed`, or
+    `1 of 2 syncs finished in 30m00s` when some were still going."""
+    states = list(statuses)
+    done = Counter(s for s in states if s in TERMINAL)
+    finished = sum(done.values())
+    noun = "sync" if len(states) == 1 else "syncs"
+    count = f"{finished}" if finished == len(states) else f"{finished} of {len(states)}"
+    line = f"{count} {noun} finished in {format_duration(seconds)}"
+    if set(done) - {"succeeded"}:
+        line += ": " + ", ".join(f"{n} {status}" for status, n in sorted(done.items()))
+    return line
+
+
 class ProgressView(Protocol):
     def update(self, key: str, sync: Sync) -> None: ...
-    def close(self) -> None: ...
+
+    def set_label(self, key: str, name: str) -> None:
+        """Show `name` (the connection's name) for `key`'s row instead of the key."""
+        ...
+
+    def totals(self) -> str:
+        """The run's total line: how many syncs finished, how, and in how long."""
+        ...
+
+    def close(self, summary: str | None = None) -> None:
+        """Stop the display (again is harmless); then print `summary` as its last line."""
+        ...
 
 
-class NullProgress:
+class _Board:
+    """What every view remembers: row names, each row's latest status, the start time."""
+
+    def __init__(self, names: Mapping[str, str] | None, monotonic: Callable[[], float]) -> None:
+        self.names = {key: clean(name) for key, name in (names or {}).items() if name}
+        self.monotonic = monotonic
+        self.started = monotonic()
+        self.statuses: dict[str, str | None] = {}
+
+    def set_label(self, key: str, name: str) -> None:
+        if name:
+            self.names[key] = clean(name)
+
+    def label(self, key: str) -> str:
+        return self.names.get(key) or clean(key)
+
+    def totals(self) -> str:
+        return totals_line(self.statuses.values(), self.monotonic() - self.started)
+
+
+class NullProgress(_Board):
+    """--quiet: remembers enough for `totals()`, shows nothing."""
+
+    def __init__(
+        self,
+        *,
+        names: Mapping[str, str] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(names, monotonic)
+
     def update(self, key: str, sync: Sync) -> None:
+        self.statuses[key] = sync.status
+
+    def close(self, summary: str | None = None) -> None:
         pass
 
-    def close(self) -> None:
-        pass
 
-
-class PlainProgress:
+class PlainProgress(_Board):
     def __init__(
         self,
         stream: TextIO | None = None,
         *,
         every: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
+        names: Mapping[str, str] | None = None,
     ) -> None:
+        super().__init__(names, monotonic)
         self.stream = stream or sys.stderr
         self.every = every
-        self.monotonic = monotonic
         self._lock = threading.Lock()
         self._seen: dict[str, tuple[str | None, float, float]] = {}
 
     def update(self, key: str, sync: Sync) -> None:
         now = self.monotonic()
         with self._lock:
+            self.statuses[key] = sync.status
             status, started, last = self._seen.get(key, (None, now, -1e9))
             if sync.status == status and now - last < self.every:
                 return
             self._seen[key] = (sync.status, started, now)
-        label = f"{key} {sync.id}" if sync.id else key
+        # The key stays on the line even when the row has a name: a log is searched by key.
+        name = self.names.get(key)
+        label = f"{name} ({clean(key)})" if name and name != key else clean(key)
+        if sync.id:
+            label += f" {clean(sync.id)}"
         self.stream.write(f"{label}: {describe(sync)} ({format_duration(now - started)})\n")
         self.stream.flush()
 
-    def close(self) -> None:
-        pass
+    def close(self, summary: str | None = None) -> None:
+        if summary:
+            self.stream.write(clean(summary) + "\n")
+            self.stream.flush()
 
 
-class RichProgress:
-    def __init__(self, color: str = "auto") -> None:
+class RateEstimate:
+    """How many records a bar shows between polls.
+
+    Polls come seconds apart, so a bar that only moved on them would jump and then sit
+    still. Between polls the count goes on at the rate seen between the last two polls,
+    but never further ahead than twice the last gap between polls (a sync that stalls
+    must not run to 100%), never past the total, and never backwards: a poll snaps the
+    bar up to the real count, and when the estimate ran ahead the bar waits for it.
+    """
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.total: int | None = None
+        self.at: float | None = None
+        self.rate = 0.0
+        self.horizon = 0.0
+        self.shown = 0.0
+
+    def observe(self, done: int, total: int | None, now: float, *, final: bool = False) -> None:
+        if self.at is None or total != self.total or done < self.done:
+            # First poll, or the sync sized itself anew: nothing to extrapolate from yet.
+            self.rate, self.horizon, self.shown = 0.0, 0.0, float(done)
+        elif now > self.at and done > self.done:
+            self.rate = (done - self.done) / (now - self.at)
+            self.horizon = 2 * (now - self.at)
+        if final:
+            self.rate = 0.0
+        self.done, self.total, self.at = done, total, now
+        self.shown = max(self.shown, float(done))
+
+    def value(self, now: float) -> float:
+        guess = float(self.done)
+        if self.at is not None and self.rate > 0:
+            guess += self.rate * min(max(0.0, now - self.at), self.horizon)
+        if self.total is not None:
+            guess = min(guess, float(self.total))
+        self.shown = max(self.shown, guess)
+        return self.shown
+
+
+class RichProgress(_Board):
+    def __init__(
+        self,
+        color: str = "auto",
+        *,
+        names: Mapping[str, str] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        console: Any = None,
+    ) -> None:
+        """`console` replaces the stderr console (tests draw into a recording one)."""
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+        from rich.progress import Progress
 
-        console = Console(stderr=True, no_color=color == "never", highlight=False)
-        self._progress = Progress(
-            TextColumn("{task.description}", markup=False),
-            BarColumn(),
-            TextColumn("{task.fields[state]}", markup=False),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
+        super().__init__(names, monotonic)
+        # soft_wrap: lines written to stderr while the display runs (warnings, hints to
+        # copy) reach the terminal as written; Rich would otherwise re-wrap them.
+        self._console = console or Console(
+            stderr=True, no_color=color == "never", highlight=False, soft_wrap=True
         )
-        self._tasks: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._estimates: dict[str, RateEstimate] = {}
+        self._tasks: dict[str, Any] = {}
+        self._closed = False
+        self._progress = Progress(
+            *_columns(self._estimated),
+            console=self._console,
+            transient=False,
+            get_time=monotonic,
+        )
         self._progress.start()
+
+    def _estimated(self, task: Task) -> float:
+        key = task.fields.get("key")
+        with self._lock:
+            estimate = self._estimates.get(key) if isinstance(key, str) else None
+            return task.completed if estimate is None else estimate.value(self.monotonic())
+
+    def set_label(self, key: str, name: str) -> None:
+        super().set_label(key, name)
+        task = self._tasks.get(key)
+        if task is not None:
+            self._progress.update(task, label=self.label(key))
 
     def update(self, key: str, sync: Sync) -> None:
         progress = sync.progress
         total = progress.records_total if progress and progress.records_total else None
         done = progress.records_processed or 0 if progress else 0
-        if sync.finished and total:
-            done = total if sync.status == "succeeded" else done
+        if sync.status == "succeeded" and total:
+            done = total
+        glyph, tone = FINAL_LOOK.get(sync.status or "", ("", ""))
+        # Never call into Rich while holding the lock: its refresh thread holds Rich's own
+        # lock while it asks `_estimated` for a bar's position.
         with self._lock:
-            task = self._tasks.get(key)
-            if task is None:
-                task = self._progress.add_task(clean(key), total=total, state=describe(sync))
-                self._tasks[key] = task
-        self._progress.update(task, total=total, completed=done, state=describe(sync))
+            self.statuses[key] = sync.status
+            estimate = self._estimates.setdefault(key, RateEstimate())
+            estimate.observe(done, total, self.monotonic(), final=sync.finished)
+        task = self._tasks.get(key)
+        if task is None:
+            task = self._progress.add_task(
+                "", total=total, key=key, label=self.label(key), state="", glyph="", tone=""
+            )
+            self._tasks[key] = task
+        self._progress.update(
+            task,
+            total=total,
+            completed=done,
+            state=describe(sync),
+            glyph=glyph,
+            tone=tone,
+            queued=sync.status == "queued",
+        )
         if sync.finished:
             self._progress.stop_task(task)
 
-    def close(self) -> None:
-        self._progress.stop()
+    def close(self, summary: str | None = None) -> None:
+        with self._lock:
+            closing, self._closed = not self._closed, True
+        if closing:
+            self._progress.stop()
+        if summary:
+            from rich.text import Text
+
+            self._console.print(Text(clean(summary)), soft_wrap=True)
+
+
+def _columns(estimated: Callable[[Task], float]) -> list[ProgressColumn]:
+    """The display's columns; defined here because Rich is imported only on a terminal."""
+    from rich.progress import BarColumn, ProgressColumn, TimeElapsedColumn
+    from rich.progress_bar import ProgressBar
+    from rich.spinner import Spinner
+    from rich.table import Column
+    from rich.text import Text
+
+    # Name and state give way on a narrow terminal (Rich narrows wrappable columns first),
+    # each cut with "…" on its one line; the bar and the clock keep their width.
+    class RowName(ProgressColumn):
+        """Glyph and connection name; a spinner while running, a dot while queued."""
+
+        def __init__(self) -> None:
+            super().__init__(table_column=Column(max_width=34))
+            self._spinner = Spinner("dots")
+
+        def render(self, task: Task) -> Text:
+            glyph, tone = str(task.fields.get("glyph", "")), str(task.fields.get("tone", ""))
+            if glyph:
+                mark = Text(glyph, style=tone)
+            elif task.fields.get("queued"):
+                mark = Text("·", style="dim")
+            else:
+                frame = self._spinner.render(task.get_time())
+                mark = frame if isinstance(frame, Text) else Text("…")
+            name = Text(str(task.fields.get("label", "")), style=tone)
+            return Text.assemble(mark, " ", name, no_wrap=True, overflow="ellipsis")
+
+    class EstimatedBar(BarColumn):
+        """The bar at the estimated count, in the row's final colour once it is over."""
+
+        def render(self, task: Task) -> ProgressBar:
+            bar = super().render(task)
+            if task.total is not None and not task.finished:
+                bar.completed = estimated(task)
+            tone = str(task.fields.get("tone", ""))
+            if tone:
+                bar.complete_style = bar.finished_style = tone
+            return bar
+
+    class State(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            tone = str(task.fields.get("tone", ""))
+            text = str(task.fields.get("state", ""))
+            return Text(text, style=tone, no_wrap=True, overflow="ellipsis")
+
+    fixed = Column(no_wrap=True)
+    return [
+        RowName(),
+        EstimatedBar(bar_width=16, table_column=fixed),
+        State(),
+        TimeElapsedColumn(table_column=Column(no_wrap=True)),
+    ]

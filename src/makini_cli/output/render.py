@@ -1,20 +1,33 @@
 """Renderers: Rich tables on a terminal, JSON / JSON Lines / CSV for everything else.
 
 Data goes to stdout, everything else to stderr. Rich is imported only when a table is
-actually drawn, so machine output and `--help` stay fast.
+actually drawn, so machine output and `--help` stay fast; the plain-text paths (piped
+tables, `light=True`) use the standard library only.
+
+A failed command leaves stdout with complete data or none: `-o json` writes its one
+document only once the whole list has arrived, while jsonl and csv stream complete lines.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TextIO
 
 from makini_cli.errors import OutputClosed
+from makini_cli.output.ages import absolute, age, parse_time, utc_now
 from makini_cli.output.sanitize import clean
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+#: Blank cells between two table columns (Rich's default padding without box drawing).
+GAP = 2
 
 
 @dataclass(frozen=True)
@@ -23,6 +36,16 @@ class Column:
     key: str
     #: optional formatter for the table cell (machine formats always get the raw value)
     fmt: Callable[[Any], str] | None = None
+    #: When a terminal is too narrow, the column with the lowest priority is dropped first.
+    priority: int = 0
+    #: Keys and ids: never dropped and never cut, since a partial id is worse than none.
+    keep: bool = False
+    #: Free text (names, messages): cut with "…" down to `min_width` before anything is
+    #: dropped for it.
+    cut: bool = False
+    min_width: int = 12
+    #: An ISO-8601 time: an age ("5m ago") on a terminal, the absolute time elsewhere.
+    time: bool = False
 
 
 def cell(value: Any) -> str:
@@ -35,9 +58,57 @@ def cell(value: Any) -> str:
     return clean(str(value))
 
 
-def _value(item: dict[str, Any], column: Column) -> str:
+def _one_line(text: str) -> str:
+    # A newline or tab inside a value would break a table row in two (or misalign it):
+    # tables are one line per row, on a terminal and in a pipe.
+    return text.replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
+
+
+def _value(item: Mapping[str, Any], column: Column, now: datetime | None = None) -> str:
+    """A table cell; `now` (terminals only) turns time columns into ages."""
     raw = item.get(column.key)
-    return column.fmt(raw) if column.fmt else cell(raw)
+    if column.fmt:
+        text = clean(column.fmt(raw))
+    elif column.time and now is not None and (moment := parse_time(raw)) is not None:
+        text = age(moment, now)
+    else:
+        text = cell(raw)
+    return _one_line(text)
+
+
+def fit_columns(
+    columns: Sequence[Column], natural: Sequence[int], width: int, *, gap: int = GAP
+) -> list[tuple[int, int]]:
+    """Which columns a table `width` cells wide shows, and how wide: (index, width) pairs.
+
+    `natural` is each column's widest cell (header included). Free-text columns are cut
+    to their `min_width` first; if that is not enough, the lowest-priority column that is
+    not a key goes (the rightmost of equals), and so on; whatever room is left then goes
+    back to the cut columns. When only keys are left and they still do not fit, they are
+    shown whole anyway: the terminal may wrap the line, but no key is ever split.
+    """
+
+    def floor(i: int) -> int:
+        col = columns[i]
+        if not col.cut:
+            return natural[i]
+        return min(natural[i], max(col.min_width, len(col.header)))
+
+    shown = list(range(len(columns)))
+    while shown and sum(floor(i) for i in shown) + gap * (len(shown) - 1) > width:
+        droppable = [i for i in shown if not columns[i].keep]
+        if not droppable:
+            break
+        shown.remove(min(droppable, key=lambda i: (columns[i].priority, -i)))
+    widths = {i: floor(i) for i in shown}
+    spare = width - sum(widths.values()) - gap * max(0, len(shown) - 1)
+    for i in shown:
+        if spare <= 0:
+            break
+        grow = min(spare, natural[i] - widths[i])
+        widths[i] += grow
+        spare -= grow
+    return [(i, widths[i]) for i in shown]
 
 
 class Renderer:
@@ -48,11 +119,17 @@ class Renderer:
         stdout: TextIO | None = None,
         stdout_is_tty: bool | None = None,
         color: str = "auto",
+        width: int | None = None,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
+        """`width` fixes the terminal width (default: Rich asks the terminal, or $COLUMNS);
+        `now` is the clock ages are measured against (tests pin it)."""
         self.explicit_mode = explicit_mode
         self.stdout = stdout or sys.stdout
         self.is_tty = self.stdout.isatty() if stdout_is_tty is None else stdout_is_tty
         self.color = color
+        self.width = width
+        self.now = now or utc_now
 
     def mode_for(self, kind: str) -> str:
         """kind: 'object' or 'stream'."""
@@ -76,7 +153,7 @@ class Renderer:
         elif mode == "csv":
             self.stream([item], columns)
         else:
-            self._key_value_table(item, columns, light=light)
+            self._detail(item, columns, light=light)
 
     def stream(
         self,
@@ -85,77 +162,122 @@ class Renderer:
         *,
         light: bool = False,
     ) -> int:
-        """Render a list as it arrives; returns how many items were written."""
+        """Render a list; returns how many items were written."""
         mode = self.mode_for("stream")
         if mode == "jsonl":
             count = 0
             for item in items:
+                # One write per complete line, flushed: a reader never sees half an object,
+                # and a failure on a later page leaves only whole lines behind.
                 self._write(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n")
                 self.flush()
                 count += 1
             return count
         if mode == "json":
-            # Streamed as an array so memory stays flat however long the list.
-            count = 0
-            self._write("[")
-            for item in items:
-                body = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n  ")
-                self._write(("," if count else "") + "\n  " + body)
-                count += 1
-            self._write("\n]\n" if count else "]\n")
-            return count
+            # `-o json` promises one valid document. Streaming the array would leave a
+            # dangling "[" (or half a list) on stdout when a later page fails, which a
+            # script reads as data; so the list is collected and written only once it is
+            # complete. Constant memory is what jsonl is for.
+            collected = list(items)
+            self._write(json.dumps(collected, indent=2, ensure_ascii=False) + "\n")
+            return len(collected)
         if mode == "csv":
             return self._csv(items, columns)
-        return self._table(items, columns, light=light)
+        return self._table(items, columns, light=light, wide=mode == "wide")
 
     # ------------------------------------------------------------------ formats
 
     def _csv(self, items: Iterable[dict[str, Any]], columns: Sequence[Column] | None) -> int:
-        writer = csv.writer(self.stdout, lineterminator="\n")
+        # CSV streams like jsonl: each row is formatted whole, then written and flushed in
+        # one piece, so a failure mid-list never leaves half a row.
+        line = io.StringIO()
+        writer = csv.writer(line, lineterminator="\n")
         keys: list[str] | None = [c.key for c in columns] if columns else None
+
+        def emit(values: list[Any]) -> None:
+            line.seek(0)
+            line.truncate()
+            writer.writerow(values)
+            self._write(line.getvalue())
+            self.flush()
+
         count = 0
         for item in items:
             if keys is None:
                 keys = list(item)
             if count == 0:
-                writer.writerow(keys)
-            writer.writerow([_csv_cell(item.get(k)) for k in keys])
+                emit(keys)
+            emit([_csv_cell(item.get(k)) for k in keys])
             count += 1
         if count == 0 and keys:
-            writer.writerow(keys)
+            emit(keys)
         return count
 
     def _table(
-        self, items: Iterable[dict[str, Any]], columns: Sequence[Column] | None, *, light: bool
+        self,
+        items: Iterable[dict[str, Any]],
+        columns: Sequence[Column] | None,
+        *,
+        light: bool,
+        wide: bool = False,
     ) -> int:
         rows = list(items)  # a table needs its widths up front; tables are for people, not bulk
         cols = list(columns) if columns else [Column(k, k) for k in (rows[0] if rows else {})]
         if not self.is_tty or light:
-            return self._plain_table(rows, cols)
-        from rich.console import Console
+            # Piped, `table` and `wide` are the same aligned text with every column, whole
+            # values and absolute times, because scripts may parse it.
+            return self._plain_table(rows, cols, self.now() if self.is_tty else None)
+        from rich.cells import cell_len
         from rich.table import Table
         from rich.text import Text
 
-        console = Console(
+        if not rows:
+            self._console().print(Text("(none)", style="dim"))
+            return 0
+        now = self.now()
+        grid = [[_value(row, c, now) for c in cols] for row in rows]
+        natural = [
+            max(cell_len(c.header), *(cell_len(line[i]) for line in grid))
+            for i, c in enumerate(cols)
+        ]
+        terminal = self.width or self._console().width
+        fitted = list(enumerate(natural)) if wide else fit_columns(cols, natural, terminal)
+        needed = sum(w for _, w in fitted) + GAP * max(0, len(fitted) - 1)
+        table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+        for i, w in fitted:
+            col = cols[i]
+            if col.cut and not wide:
+                table.add_column(
+                    Text(col.header), no_wrap=True, overflow="ellipsis", width=w, min_width=w
+                )
+            else:
+                # Never narrower than its widest value: keys and times are not cut or folded.
+                table.add_column(Text(col.header), no_wrap=True, overflow="ignore", min_width=w)
+        for line in grid:
+            table.add_row(*(Text(line[i]) for i, _ in fitted))
+        # Wide enough for the table as fitted, so Rich never squeezes a column itself; only
+        # `-o wide` (or keys that cannot fit) makes it wider than the terminal.
+        self._console(width=max(terminal, needed)).print(table)
+        return len(rows)
+
+    def _console(self, width: int | None = None) -> Console:
+        from rich.console import Console
+
+        return Console(
             file=self.stdout,
+            width=width or self.width,
             no_color=self.color == "never",
             force_terminal=True if self.color == "always" else None,
             highlight=False,
         )
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for col in cols:
-            table.add_column(col.header, overflow="fold")
-        for row in rows:
-            table.add_row(*(Text(_value(row, c)) for c in cols))
-        if not rows:
-            console.print(Text("(none)", style="dim"))
-        else:
-            console.print(table)
-        return len(rows)
 
-    def _plain_table(self, rows: list[dict[str, Any]], cols: list[Column]) -> int:
-        """`-o table` when piped: aligned text, no box drawing, colour or truncation."""
-        grid = [[c.header.upper() for c in cols]] + [[_value(r, c) for c in cols] for r in rows]
+    def _plain_table(
+        self, rows: list[dict[str, Any]], cols: list[Column], now: datetime | None
+    ) -> int:
+        """Aligned text, no box drawing, colour or truncation (`-o table` piped, `light`)."""
+        grid = [[c.header.upper() for c in cols]] + [
+            [_value(r, c, now) for c in cols] for r in rows
+        ]
         widths = [max(len(line[i]) for line in grid) for i in range(len(cols))]
         for line in grid:
             self._write(
@@ -163,28 +285,34 @@ class Renderer:
             )
         return len(rows)
 
-    def _key_value_table(
+    def _detail(
         self, item: dict[str, Any], columns: Sequence[Column] | None, *, light: bool
     ) -> None:
-        keys = [(c.header, c) for c in columns] if columns else [(k, Column(k, k)) for k in item]
-        # On a terminal show every field the API sent, the known ones first.
-        if columns:
-            known = {c.key for c in columns}
-            keys += [(k, Column(k, k)) for k in item if k not in known]
-        width = max((len(h) for h, _ in keys), default=0)
+        """One object as label/value rows: `connections get`, `sync get`, `auth status`…
+
+        Labels are the API's field names with spaces for underscores, in every detail
+        view; the table's columns only choose which fields come first. Nested objects
+        become indented sub-rows, lists of scalars one comma-separated value, and empty
+        fields are left out.
+        """
+        order = list(dict.fromkeys([*(c.key for c in columns or ()), *item]))
+        rows = detail_rows(item, order, self.now() if self.is_tty else None)
         if self.is_tty and not light:
-            from rich.console import Console
+            from rich.table import Table
             from rich.text import Text
 
-            console = Console(file=self.stdout, no_color=self.color == "never", highlight=False)
-            for header, col in keys:
-                line = Text()
-                line.append(header.ljust(width) + "  ", style="bold")
-                line.append(_value(item, col))
-                console.print(line)
-        else:
-            for header, col in keys:
-                self._write(f"{header.ljust(width)}  {_value(item, col)}\n")
+            grid = Table.grid(padding=(0, GAP))
+            grid.add_column(no_wrap=True, style="bold")
+            # A detail view has one value per line, so a long value wraps within its own
+            # column (under itself) instead of under the labels.
+            grid.add_column(overflow="fold")
+            for label, value in rows:
+                grid.add_row(Text(label), Text(value))
+            self._console().print(grid)
+            return
+        width = max((len(label) for label, _ in rows), default=0)
+        for label, value in rows:
+            self._write(f"{label.ljust(width)}  {value}".rstrip() + "\n")
 
     def text(self, line: str) -> None:
         self._write(line + "\n")
@@ -200,6 +328,55 @@ class Renderer:
             self.stdout.flush()
         except BrokenPipeError as exc:
             raise OutputClosed() from exc
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and not value)
+
+
+def _label(key: Any) -> str:
+    return _one_line(clean(str(key))).replace("_", " ")
+
+
+def _detail_value(value: Any, now: datetime | None) -> str:
+    if now is not None and (moment := parse_time(value)) is not None:
+        # A detail view has room for both: the age to read, the time to quote.
+        return f"{age(moment, now)} ({absolute(moment)})"
+    return _one_line(cell(value))
+
+
+def detail_rows(
+    data: Mapping[str, Any], keys: Iterable[Any], now: datetime | None, indent: str = ""
+) -> list[tuple[str, str]]:
+    """(label, value) rows of a detail view; `now` (terminals only) adds ages to times."""
+    rows: list[tuple[str, str]] = []
+    for key in keys:
+        value = data.get(key)
+        if _empty(value):
+            continue
+        label = indent + _label(key)
+        if isinstance(value, dict):
+            nested = detail_rows(value, list(value), now, indent + "  ")
+            if nested:
+                rows += [(label, ""), *nested]
+        elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+            block: list[tuple[str, str]] = []
+            for n, element in enumerate(value, 1):
+                if isinstance(element, dict):
+                    nested = detail_rows(element, list(element), now, indent + "    ")
+                    if nested:
+                        block += [(f"{indent}  #{n}", ""), *nested]
+                elif not _empty(element):
+                    block.append((f"{indent}  #{n}", _detail_value(element, now)))
+            if block:
+                rows += [(label, ""), *block]
+        elif isinstance(value, list):
+            shown = [_detail_value(v, now) for v in value if not _empty(v)]
+            if shown:
+                rows.append((label, ", ".join(shown)))
+        else:
+            rows.append((label, _detail_value(value, now)))
+    return rows
 
 
 def _csv_cell(value: Any) -> str:

@@ -24,7 +24,7 @@ from makini_cli import __version__
 from makini_cli.sandbox import scheduler
 from makini_cli.sandbox.clock import SandboxClock
 from makini_cli.sandbox.errors import ApiError, default_code, envelope
-from makini_cli.sandbox.middleware import SandboxMiddleware, request_id_of
+from makini_cli.sandbox.middleware import Activity, SandboxMiddleware, request_id_of
 from makini_cli.sandbox.routes import (
     auth,
     connections,
@@ -124,12 +124,17 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 
 def create_app(
-    settings: SandboxSettings, *, clock: SandboxClock | None = None, embedded: bool = False
+    settings: SandboxSettings,
+    *,
+    clock: SandboxClock | None = None,
+    embedded: bool = False,
+    activity: Activity | None = None,
 ) -> FastAPI:
     """The sandbox app on the data dir of `settings` (opened, migrated, seeded now).
 
     `embedded=True` runs the scheduler step at the start of each request instead of in
     a background task: an embedded sandbox lives only as long as one CLI command.
+    `activity` is shared with the server that idles out on it (see `server.serve`).
     """
     runtime = Runtime.open(settings, clock)
 
@@ -152,6 +157,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.activity = activity = activity or Activity()
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
@@ -164,7 +170,7 @@ def create_app(
     app.include_router(control.build_router())
     # Last: its /api/eam|erp|wms|raw/{path} patterns must not shadow anything above.
     app.include_router(data.build_router())
-    app.add_middleware(SandboxMiddleware, runtime=runtime, embedded=embedded)
+    app.add_middleware(SandboxMiddleware, runtime=runtime, embedded=embedded, activity=activity)
     return app
 
 

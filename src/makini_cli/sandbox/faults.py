@@ -30,6 +30,7 @@ class Fault:
     body: BodyKind
     code: str | None
     retry_after: float | None
+    skip: int = 0
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -41,6 +42,7 @@ class Fault:
             "body": self.body,
             "code": self.code,
             "retry_after": self.retry_after,
+            "skip": self.skip,
         }
 
 
@@ -54,6 +56,7 @@ def _from_row(row: sqlite3.Row) -> Fault:
         body=row["body"],
         code=row["code"],
         retry_after=row["retry_after"],
+        skip=row["skip"],
     )
 
 
@@ -68,10 +71,11 @@ def add_fault(
     body: BodyKind,
     code: str | None = None,
     retry_after: float | None = None,
+    skip: int = 0,
 ) -> Fault:
     cursor = conn.execute(
         "INSERT INTO faults (path_prefix, method, status, remaining, body, code, retry_after,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_at, skip) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             path_prefix,
             method.upper() if method else None,
@@ -81,6 +85,7 @@ def add_fault(
             code,
             retry_after,
             now,
+            skip,
         ),
     )
     row = conn.execute("SELECT * FROM faults WHERE id = ?", (cursor.lastrowid,)).fetchone()
@@ -104,6 +109,9 @@ def take_fault(conn: sqlite3.Connection, method: str, path: str) -> Fault | None
     for row in conn.execute("SELECT * FROM faults WHERE remaining > 0 ORDER BY id").fetchall():
         fault = _from_row(row)
         if path.startswith(fault.path_prefix) and fault.method in (None, method.upper()):
+            if fault.skip > 0:
+                conn.execute("UPDATE faults SET skip = skip - 1 WHERE id = ?", (fault.id,))
+                return None
             if fault.remaining <= 1:
                 conn.execute("DELETE FROM faults WHERE id = ?", (fault.id,))
             else:

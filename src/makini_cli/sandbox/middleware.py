@@ -8,6 +8,12 @@ In order, it:
 4. in embedded mode, runs the scheduler step first;
 5. honours `Idempotency-Key` on mutating POSTs under `/api/` (when extensions are on);
 6. turns any unhandled exception into the 500 error envelope.
+Before all that it notes the time of every request (`Activity`: the background sandbox
+exits after an idle period) and answers `GET /sandbox/instance` itself: who this server
+process is (instance id, pid, version, data dir), so a CLI run can tell its background
+sandbox from a stale state file or another program on a reused port. That answer skips
+the rate limit and fault injection on purpose: it must work, and cost no database write,
+even when a test has exhausted the bucket or armed a fault.
 Route-level errors (ApiError, Starlette's 404/405, validation) get the same envelope from
 the exception handlers in `app.py`; this middleware adds the headers to them.
 
@@ -19,17 +25,22 @@ bucket is full again.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from makini_cli import __version__
 from makini_cli.sandbox import faults, idempotency, ratelimit, scheduler, tokens
 from makini_cli.sandbox.clock import real_seconds
 from makini_cli.sandbox.errors import envelope_bytes
@@ -39,6 +50,39 @@ logger = logging.getLogger("makini_cli.sandbox")
 
 CONTROL_PREFIX = "/sandbox/"
 IDEMPOTENT_PREFIX = "/api/"
+INSTANCE_PATH = "/sandbox/instance"
+
+
+@dataclass
+class Activity:
+    """Who this server process is, and when it last had something to do.
+
+    `instance` is random per process: a pid can be reused by an unrelated program, an
+    instance id cannot. `idle_exit` (seconds) is only set for the background sandbox.
+    """
+
+    idle_exit: float | None = None
+    instance: str = field(default_factory=lambda: secrets.token_hex(12))
+    started_at: float = field(default_factory=time.time)
+    last_request: float = field(default_factory=time.monotonic)
+    in_flight: int = 0
+
+    def idle_seconds(self, *, own: int = 0) -> float:
+        """Seconds since the last request ended; 0 while one is in progress (a long
+        request is activity, however long ago it began). `own` requests in flight, the
+        one asking, do not count."""
+        return 0.0 if self.in_flight > own else time.monotonic() - self.last_request
+
+    def describe(self, data_dir: Path) -> dict[str, Any]:
+        return {
+            "instance": self.instance,
+            "pid": os.getpid(),
+            "version": __version__,
+            "data_dir": str(data_dir.expanduser().resolve()),
+            "started_at": self.started_at,
+            "idle_exit": self.idle_exit,
+            "idle_seconds": round(self.idle_seconds(own=1), 3),
+        }
 
 
 def new_request_id() -> str:
@@ -89,15 +133,32 @@ async def send_error(
 
 
 class SandboxMiddleware:
-    def __init__(self, app: ASGIApp, runtime: Runtime, *, embedded: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        runtime: Runtime,
+        *,
+        embedded: bool,
+        activity: Activity | None = None,
+    ) -> None:
         self.app = app
         self.runtime = runtime
         self.embedded = embedded
+        self.activity = activity or Activity()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        activity = self.activity
+        activity.in_flight += 1
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            activity.in_flight -= 1
+            activity.last_request = time.monotonic()
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         added: list[tuple[str, str]] = [("X-Request-Id", request_id)]
@@ -135,6 +196,10 @@ class SandboxMiddleware:
         added: list[tuple[str, str]],
     ) -> None:
         method, path = str(scope["method"]), str(scope["path"])
+        if path == INSTANCE_PATH and method == "GET":
+            body = json.dumps(self.activity.describe(self.runtime.settings.data_dir)).encode()
+            await send_bytes(send, 200, body, [("content-type", "application/json")])
+            return
         token = bearer_token(scope)
         decision = await run_in_threadpool(self._take_rate, scope, token)
         clock = self.runtime.clock

@@ -2,11 +2,14 @@
 
 Both bind a socket before uvicorn starts, so `port=0` works and the real address is
 known. Nothing binds anything but 127.0.0.1 unless a caller asks for another host.
+`serve()` given an `Activity` with `idle_exit` set shuts down cleanly once no request
+has come for that long: that is how the shared background sandbox ends (`background.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 from collections.abc import Callable
@@ -17,7 +20,10 @@ import uvicorn
 
 from makini_cli.sandbox.app import create_app
 from makini_cli.sandbox.clock import SandboxClock
+from makini_cli.sandbox.middleware import Activity
 from makini_cli.sandbox.settings import SandboxSettings
+
+logger = logging.getLogger("makini_cli.sandbox")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -26,16 +32,34 @@ SHUTDOWN_TIMEOUT_SECONDS = 10.0
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, telling us the moment it listens."""
+    """uvicorn's server, telling us the moment it listens, and leaving when idle."""
 
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_started: Callable[[], None],
+        activity: Activity | None = None,
+    ) -> None:
         super().__init__(config)
         self._on_started = on_started
+        self._activity = activity
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
             self._on_started()
+
+    async def on_tick(self, counter: int) -> bool:
+        # uvicorn ticks every 0.1 s; returning True starts its graceful shutdown.
+        if await super().on_tick(counter):
+            return True
+        activity = self._activity
+        idle_exit = activity.idle_exit if activity is not None else None
+        idle = activity.idle_seconds() if activity is not None else 0.0
+        if idle_exit is not None and idle >= idle_exit:
+            logger.warning("no request for %g s (--idle-exit): the sandbox stops", idle_exit)
+            self.should_exit = True
+        return self.should_exit
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -75,17 +99,20 @@ def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     on_ready: Callable[[str], None] | None = None,
+    activity: Activity | None = None,
 ) -> None:
     """Serve the sandbox until Ctrl-C or SIGTERM; calls `on_ready(base_url)` once listening.
 
     Ctrl-C shuts down gracefully (open requests finish, the database is closed) and then
-    returns normally.
+    returns normally; so does an idle exit (`activity.idle_exit`).
     """
     sock = _bind(host, port)
     try:
-        app = create_app(settings)
+        app = create_app(settings, activity=activity)
         base_url = _base_url(sock)
-        server = _Server(_config(app), lambda: on_ready(base_url) if on_ready else None)
+        server = _Server(
+            _config(app), lambda: on_ready(base_url) if on_ready else None, activity
+        )
         # uvicorn shuts down cleanly on Ctrl-C, then re-raises the signal: that is the end.
         with contextlib.suppress(KeyboardInterrupt):
             server.run(sockets=[sock])

@@ -168,6 +168,10 @@ MIGRATIONS: tuple[str, ...] = (
         updated_at       REAL NOT NULL
     );
     """,
+    # 5: a fault can let the first `skip` matching requests through (a failure on page 2).
+    """
+    ALTER TABLE faults ADD COLUMN skip INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

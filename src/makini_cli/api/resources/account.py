@@ -14,4 +14,4 @@ class AccountAPI:
         self.capabilities = capabilities
 
     def client_record(self) -> Client:
-        return Client.model_validate(self.client.get(paths.CLIENT).data)
+        return self.client.get_as(Client, paths.CLIENT)

@@ -10,11 +10,12 @@ from typing import Any
 from makini_cli.api import paths
 from makini_cli.api.auth import TokenCache, expiry_from
 from makini_cli.api.capabilities import Capabilities
-from makini_cli.api.client import ApiClient, new_idempotency_key
-from makini_cli.api.errors import ApiError
+from makini_cli.api.client import ApiClient, cast_to, new_idempotency_key
+from makini_cli.api.errors import APIStatusError, MalformedResponseError
 from makini_cli.models.connection import (
     Connection,
     ConnectionStatus,
+    ConnectionToken,
     CreatedConnection,
     MetadataItem,
 )
@@ -50,21 +51,23 @@ class ConnectionsAPI:
         if health:
             self.capabilities.require("status", "filtering connections by health")
             params["filter[health]"] = health
-        for item in self.client.paginate(paths.CONNECTIONS, params=params, limit=limit):
-            yield Connection.model_validate(item)
+        yield from self.client.paginate_as(
+            Connection, paths.CONNECTIONS, params=params, limit=limit
+        )
 
     def get(self, key: str) -> Connection:
         if self.capabilities.has("status"):
-            return Connection.model_validate(self.client.get(paths.connection(key)).data)
+            return self.client.get_as(Connection, paths.connection(key))
         # Makini documents no single-connection GET: walk the documented list instead.
-        for item in self.client.paginate(paths.CONNECTIONS):
-            if str(item.get("key")) == key:
-                return Connection.model_validate(item)
-        raise ApiError(
+        for conn in self.client.paginate_as(Connection, paths.CONNECTIONS):
+            if conn.key == key:
+                return conn
+        raise APIStatusError(
             f"connection {key!r} not found",
             code="NOT_FOUND",
-            http_status=404,
-            hint="`makini connections list` shows the keys",
+            status=404,
+            method="GET",
+            path=paths.connection(key),
         )
 
     def create(
@@ -82,8 +85,9 @@ class ConnectionsAPI:
         key = None
         if self.capabilities.has("idempotency"):
             key = idempotency_key or new_idempotency_key()
-        resp = self.client.request("POST", paths.CONNECTIONS, json_body=body, idempotency_key=key)
-        return CreatedConnection.model_validate(resp.data)
+        return self.client.request_as(
+            CreatedConnection, "POST", paths.CONNECTIONS, json_body=body, idempotency_key=key
+        )
 
     def delete(self, key: str) -> None:
         self.client.request("DELETE", paths.connection(key))
@@ -99,24 +103,23 @@ class ConnectionsAPI:
                 return str(record["token"]), expires_at
         # Issuing a token changes nothing that a retry could duplicate harmfully, and
         # without a key a POST would never be retried after a 503.
-        resp = self.client.request(
-            "POST", paths.connection_token(key), idempotency_key=new_idempotency_key()
+        answer = self.client.request_as(
+            ConnectionToken,
+            "POST",
+            paths.connection_token(key),
+            idempotency_key=new_idempotency_key(),
         )
-        data = resp.data if isinstance(resp.data, dict) else {}
-        token = data.get("token") or data.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise ApiError(
-                "the server issued no connection token",
-                code="MALFORMED_RESPONSE",
-                request_id=resp.request_id,
+        token = answer.value
+        if not token:
+            raise MalformedResponseError(
+                "the server issued no connection token", path=paths.connection_token(key)
             )
-        expires_at = expiry_from(data.get("expires_in"), self.wall())
+        expires_at = expiry_from(answer.expires_in, self.wall())
         cache.save({"token": token, "expires_at": expires_at})
         return token, expires_at
 
     def metadata(self, key: str) -> Iterator[MetadataItem]:
-        for item in self.client.paginate(paths.connection_metadata(key)):
-            yield MetadataItem.model_validate(item)
+        yield from self.client.paginate_as(MetadataItem, paths.connection_metadata(key))
 
     def set_metadata(self, key: str, items: dict[str, Any]) -> builtins.list[MetadataItem]:
         body = [{"key": k, "value": v} for k, v in items.items()]
@@ -126,9 +129,12 @@ class ConnectionsAPI:
             json_body=body,
             idempotency_key=new_idempotency_key(),
         )
-        data = resp.data if isinstance(resp.data, list) else []
-        return [MetadataItem.model_validate(x) for x in data]
+        path = paths.connection_metadata(key)
+        if not isinstance(resp.data, list):
+            # One object is what Makini documents; a list is what this sandbox answered.
+            return [cast_to(MetadataItem, resp.data, path=path, request_id=resp.request_id)]
+        return [cast_to(MetadataItem, x, path=path, request_id=resp.request_id) for x in resp.data]
 
     def status(self, key: str) -> ConnectionStatus:
         self.capabilities.require("status", "`connections status`")
-        return ConnectionStatus.model_validate(self.client.get(paths.connection_status(key)).data)
+        return self.client.get_as(ConnectionStatus, paths.connection_status(key))

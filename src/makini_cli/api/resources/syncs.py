@@ -15,11 +15,10 @@ from typing import Any, Protocol
 
 from makini_cli.api import paths
 from makini_cli.api.capabilities import Capabilities
-from makini_cli.api.client import ApiClient, new_idempotency_key
-from makini_cli.api.errors import ApiConflictError, ApiError
+from makini_cli.api.client import ApiClient, cast_to, new_idempotency_key
+from makini_cli.api.errors import APIStatusError, MalformedResponseError
 from makini_cli.api.resources.connections import ConnectionsAPI
-from makini_cli.errors import CliError
-from makini_cli.models.sync import Schedule, Sync
+from makini_cli.models.sync import DocumentedSyncStatus, Schedule, Sync
 
 #: documented `sync/status` → (Sync status, error code)
 DOCUMENTED_STATUS: dict[str, tuple[str, str | None]] = {
@@ -34,7 +33,7 @@ DOCUMENTED_STATUS: dict[str, tuple[str, str | None]] = {
 class AlreadyRunning(Exception):
     """A sync of the connection is queued or running (409 SYNC_ALREADY_RUNNING)."""
 
-    def __init__(self, key: str, sync_id: str | None, error: CliError) -> None:
+    def __init__(self, key: str, sync_id: str | None, error: APIStatusError) -> None:
         super().__init__(error.message)
         self.key = key
         self.sync_id = sync_id
@@ -64,14 +63,14 @@ class ExtTracker:
 
     def poll(self) -> Sync:
         if not self.latest.id:
-            raise ApiError(
+            raise MalformedResponseError(
                 "the server started a sync but gave it no id to follow",
-                code="MALFORMED_RESPONSE",
                 request_id=self.request_id,
             )
         resp = self.api.client.get(paths.sync(self.latest.id))
         self.request_id = resp.request_id
-        self.latest = Sync.model_validate(resp.data)
+        self.latest = cast_to(Sync, resp.data, path=paths.sync(self.latest.id),
+                              request_id=resp.request_id)
         return self.latest
 
 
@@ -98,8 +97,13 @@ class DocumentedTracker:
     def poll(self) -> Sync:
         resp = self.api.client.get(paths.INTEGRATION_SYNC_STATUS, auth=self.token)
         self.request_id = resp.request_id
-        data = resp.data if isinstance(resp.data, dict) else {}
-        raw = str(data.get("status") or "")
+        answer = cast_to(
+            DocumentedSyncStatus,
+            resp.data,
+            path=paths.INTEGRATION_SYNC_STATUS,
+            request_id=resp.request_id,
+        )
+        raw = answer.status or ""
         status, code = DOCUMENTED_STATUS.get(raw, ("running", None))
         error = {"code": code, "message": f"the sync ended with status {raw!r}"} if code else None
         return Sync.model_validate({**self.base, "status": status, "error": error})
@@ -188,12 +192,13 @@ class SyncsAPI:
             resp = self.client.request(
                 "POST", paths.connection_syncs(key), json_body=body, idempotency_key=key_header
             )
-        except ApiConflictError as exc:
+        except APIStatusError as exc:
             if exc.code == "SYNC_ALREADY_RUNNING":
                 running = exc.details.get("sync_id")
                 raise AlreadyRunning(key, str(running) if running else None, exc) from exc
             raise
-        sync = Sync.model_validate(resp.data)
+        sync = cast_to(Sync, resp.data, path=paths.connection_syncs(key),
+                       request_id=resp.request_id)
         if not sync.connection_key:
             sync.connection_key = key
         return ExtTracker(self, sync, resp.request_id)
@@ -206,7 +211,7 @@ class SyncsAPI:
             body["scopes"] = scopes
         try:
             resp = self.client.request("POST", paths.INTEGRATION_SYNC, json_body=body, auth=token)
-        except ApiConflictError as exc:
+        except APIStatusError as exc:
             if exc.code == "SYNC_ALREADY_RUNNING":
                 raise AlreadyRunning(key, None, exc) from exc
             raise
@@ -217,21 +222,20 @@ class SyncsAPI:
     def track(self, sync_id: str) -> ExtTracker:
         self._require("following a sync by id")
         resp = self.client.get(paths.sync(sync_id))
-        sync = Sync.model_validate(resp.data)
+        sync = cast_to(Sync, resp.data, path=paths.sync(sync_id), request_id=resp.request_id)
         return ExtTracker(self, sync, resp.request_id)
 
     # ------------------------------------------------------------------ the rest
 
     def get(self, sync_id: str) -> Sync:
         self._require("`sync get`")
-        return Sync.model_validate(self.client.get(paths.sync(sync_id)).data)
+        return self.client.get_as(Sync, paths.sync(sync_id))
 
     def cancel(self, sync_id: str) -> Sync:
         self._require("`sync cancel`")
-        resp = self.client.request(
-            "POST", paths.sync_cancel(sync_id), idempotency_key=new_idempotency_key()
+        return self.client.request_as(
+            Sync, "POST", paths.sync_cancel(sync_id), idempotency_key=new_idempotency_key()
         )
-        return Sync.model_validate(resp.data)
 
     def history(self, key: str | None, *, status: str | None, limit: int | None) -> Iterator[Sync]:
         self._require("`sync list`")
@@ -240,23 +244,23 @@ class SyncsAPI:
         count = 0
         for conn_key in keys:
             remaining = None if limit is None else limit - count
-            for item in self.client.paginate(
-                paths.connection_syncs(conn_key), params=params, limit=remaining
+            for sync in self.client.paginate_as(
+                Sync, paths.connection_syncs(conn_key), params=params, limit=remaining
             ):
-                yield Sync.model_validate(item)
+                yield sync
                 count += 1
             if limit is not None and count >= limit:
                 return
 
     def schedule(self, key: str) -> Schedule:
         self.capabilities.require("schedules", "`sync schedule`")
-        return Schedule.model_validate(self.client.get(paths.connection_schedule(key)).data)
+        return self.client.get_as(Schedule, paths.connection_schedule(key))
 
     def set_schedule(self, key: str, *, enabled: bool, interval_minutes: int) -> Schedule:
         self.capabilities.require("schedules", "`sync schedule set`")
-        resp = self.client.request(
+        return self.client.request_as(
+            Schedule,
             "PUT",
             paths.connection_schedule(key),
             json_body={"enabled": enabled, "interval_minutes": interval_minutes},
         )
-        return Schedule.model_validate(resp.data)

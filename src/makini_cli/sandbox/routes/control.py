@@ -58,6 +58,9 @@ class FaultSpec(BaseModel):
         le=86_400,
         description="Real seconds for a Retry-After header; null: none.",
     )
+    skip: int = Field(
+        default=0, ge=0, le=10_000, description="Let this many matching requests through first."
+    )
 
 
 class OutageChange(BaseModel):
@@ -135,6 +138,7 @@ def build_router() -> APIRouter:
                 body=spec.body,
                 code=spec.code,
                 retry_after=spec.retry_after,
+                skip=spec.skip,
             )
         return {"data": fault.to_api()}
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -15,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.cli import run
-from tests.integration.conftest import Served
+from tests.cli.conftest import Sandbox as Served
+from tests.inproc import invoke as run
 
 
 def quiet_schedules(served: Served) -> None:
@@ -36,19 +32,6 @@ def keys_by_health(served: Served) -> dict[str, list[str]]:
     return found
 
 
-def run_in_background(served: Served, *args: str) -> tuple[subprocess.Popen[str], str]:
-    """Start makini and wait for its first progress line; returns it and the sync id."""
-    env = {**os.environ, **served.env}
-    proc = subprocess.Popen([sys.executable, "-m", "makini_cli", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    while "sync_" not in line:
-        line = proc.stderr.readline()
-        assert line, "no progress line"
-    return proc, next(word.rstrip(":") for word in line.split() if word.startswith("sync_"))
-
-
 @pytest.fixture
 def fast(sandbox_factory: Callable[..., Served]) -> Served:
     served = sandbox_factory("--clock-speed", "20")
@@ -60,7 +43,10 @@ def test_run_waits_and_exits_0_with_the_final_sync(fast: Served) -> None:
     key = keys_by_health(fast)["online"][0]
     result = run("sync", "run", key, env=fast.env)
     assert result.code == 0, result
-    sync = result.json()
+    outcome = result.json()
+    assert outcome["connection_key"] == key and outcome["outcome"] == "succeeded"
+    assert outcome["error"] is None
+    sync = outcome["sync"]
     assert sync["connection_key"] == key and sync["status"] == "succeeded"
     assert sync["progress"]["records_processed"] == sync["progress"]["records_total"]
     assert f"{key} {sync['id']}: running" in result.stderr  # plain progress lines off a TTY
@@ -68,7 +54,8 @@ def test_run_waits_and_exits_0_with_the_final_sync(fast: Served) -> None:
     jsonl = run("sync", "run", key, "--scope", "sites", "-o", "jsonl", env=fast.env)
     assert jsonl.code == 0, jsonl
     [line] = jsonl.jsonl()
-    assert line["scopes"] == ["sites"] and line["type"] == "incremental"
+    assert set(line) == {"connection_key", "outcome", "sync", "error"}  # one shape for one or many
+    assert line["sync"]["scopes"] == ["sites"] and line["sync"]["type"] == "incremental"
     table = run("sync", "run", key, "-o", "table", env=fast.env)
     assert table.code == 0 and f"{key} sync_" in table.stdout and "succeeded in" in table.stdout
 
@@ -77,17 +64,24 @@ def test_no_wait_prints_the_queued_sync_and_already_running_is_exit_7(fast: Serv
     key = keys_by_health(fast)["online"][0]
     queued = run("sync", "run", key, "--no-wait", "--full", env=fast.env)
     assert queued.code == 0, queued
-    sync = queued.json()
+    assert queued.json()["outcome"] == "started"
+    sync = queued.json()["sync"]
     assert sync["status"] in ("queued", "running") and sync["type"] == "full"
     again = run("sync", "run", key, env=fast.env)
     assert again.code == 7, again
     assert "SYNC_ALREADY_RUNNING" in again.stderr
+    # Not started: no Sync is invented, the outcome and the error say what happened.
+    assert again.json() == {"connection_key": key, "outcome": "conflict", "sync": None,
+                            "error": again.json()["error"]}
+    assert again.json()["error"]["code"] == "SYNC_ALREADY_RUNNING"
     skipped = run("sync", "run", key, "--if-running", "skip", env=fast.env)
     assert skipped.code == 0, skipped
-    assert skipped.json()["id"] == sync["id"]
+    assert skipped.json()["outcome"] == "skipped" and skipped.json()["sync"]["id"] == sync["id"]
+    fast.control("POST", "clock", {"advance_seconds": 600})  # a full sync ends within 5 min
     waited = run("sync", "run", key, "--if-running", "wait", env=fast.env)
     assert waited.code == 0, waited
-    assert waited.json()["id"] == sync["id"] and waited.json()["status"] == "succeeded"
+    assert waited.json()["sync"]["id"] == sync["id"]
+    assert waited.json()["sync"]["status"] == "succeeded"
     assert run("sync", "run", key, "--if-running", "later", env=fast.env).code == 2
 
 
@@ -97,9 +91,10 @@ def test_idempotent_rerun_starts_nothing_new(fast: Served) -> None:
     assert first.code == 0, first
     again = run("sync", "run", key, "--idempotency-key", "deploy-77", env=fast.env)
     assert again.code == 0, again
-    assert again.json()["id"] == first.json()["id"]
+    first_id = first.json()["sync"]["id"]
+    assert again.json()["sync"]["id"] == first_id
     history = run("sync", "list", key, "--limit", "5", env=fast.env).jsonl()
-    assert [h["id"] for h in history].count(first.json()["id"]) == 1
+    assert [h["id"] for h in history].count(first_id) == 1
     assert sum(1 for h in history if h["trigger"] == "manual") == 1
 
 
@@ -108,7 +103,8 @@ def test_timeout_is_exit_8_and_the_sync_goes_on(sandbox: Served) -> None:
     key = keys_by_health(sandbox)["online"][0]
     result = run("sync", "run", key, "--full", "--timeout", "1s", env=sandbox.env)
     assert result.code == 8, result
-    sync = result.json()
+    assert result.json()["outcome"] == "timeout"
+    sync = result.json()["sync"]
     assert "makini sync watch " + sync["id"] in result.stderr
     still = run("sync", "get", sync["id"], env=sandbox.env).json()
     assert still["status"] in ("queued", "running")
@@ -133,30 +129,6 @@ def test_failed_sync_is_exit_10_and_reauth_is_not_retried(fast: Served) -> None:
     assert run("sync", "run", key, env=fast.env).code == 0
 
 
-def test_cancel_while_waiting_is_exit_12(sandbox: Served) -> None:
-    quiet_schedules(sandbox)
-    key = keys_by_health(sandbox)["online"][0]
-    proc, sync_id = run_in_background(sandbox, "sync", "run", key, "--full", "--interval", "0.3s")
-    cancelled = run("sync", "cancel", sync_id, env=sandbox.env)
-    assert cancelled.code == 0, cancelled
-    assert cancelled.json()["status"] == "cancelled"
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 12, err
-    assert "cancelled" in err
-
-
-def test_ctrl_c_detaches_and_leaves_the_sync_running(sandbox: Served) -> None:
-    quiet_schedules(sandbox)
-    key = keys_by_health(sandbox)["online"][1]
-    proc, sync_id = run_in_background(sandbox, "sync", "run", key, "--full")
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
-    assert f"makini sync watch {sync_id}" in err and f"makini sync cancel {sync_id}" in err
-    assert "Traceback" not in err
-    assert run("sync", "get", sync_id, env=sandbox.env).json()["status"] in ("queued", "running")
-
-
 def test_all_with_mixed_outcomes_and_the_actions_summary(fast: Served, tmp_path: Path) -> None:
     health = keys_by_health(fast)
     broken = health["online"][0]
@@ -168,10 +140,11 @@ def test_all_with_mixed_outcomes_and_the_actions_summary(fast: Served, tmp_path:
     lines = result.jsonl()
     by_key = {line["connection_key"]: line for line in lines}
     assert len(by_key) == len(lines) >= 6
-    assert by_key[broken]["status"] == "failed"
+    assert by_key[broken]["outcome"] == "failed" and by_key[broken]["sync"]["status"] == "failed"
+    assert by_key[broken]["error"]["code"] == "REAUTHORIZATION_REQUIRED"
     offline = health["offline"][0]
     assert by_key[offline]["error"]["code"] == "SYSTEM_UNREACHABLE"
-    assert sum(1 for line in lines if line["status"] == "succeeded") >= 3
+    assert sum(1 for line in lines if line["outcome"] == "succeeded") >= 3
     assert "skipping 2 connection(s) that are not active" in result.stderr  # pending, inactive
     failures = 1 + len(health.get("offline", [])) + len(health.get("reauth_required", []))
     annotations = [ln for ln in result.stderr.splitlines() if ln.startswith("::error ")]
@@ -219,7 +192,7 @@ def test_documented_calls_only_give_the_same_exit_codes(
                and r["key"] != "10000826371559")
     ok = run("sync", "run", key, env=served.env)
     assert ok.code == 0, ok
-    assert ok.json()["status"] == "succeeded"
+    assert ok.json()["outcome"] == "succeeded" and ok.json()["sync"]["status"] == "succeeded"
     failing = run("sync", "run", "10000826371559", env=served.env)  # seeded reauth_required
     assert failing.code == 10, failing
     assert "REAUTHORIZATION_REQUIRED" in failing.stderr

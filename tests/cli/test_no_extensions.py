@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.integration.cli import run
-from tests.integration.conftest import Served
+from tests.cli.conftest import Sandbox as Served
+from tests.inproc import invoke as run
 
 
 def test_documented_calls_work_and_the_rest_names_the_capability(

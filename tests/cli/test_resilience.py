@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.cli import run
-from tests.integration.conftest import Served
+from tests.cli.conftest import Sandbox as Served
+from tests.inproc import invoke as run
 
 
 def test_429_waits_as_told_and_succeeds(sandbox_factory: Callable[..., Served]) -> None:
@@ -109,24 +105,6 @@ def test_error_bodies_of_every_shape(sandbox: Served, status: int, body: str, ex
     assert result.code == (5 if status >= 500 else exit_code), result
     assert text in result.stderr
     assert len(result.stderr.strip().splitlines()[-1]) < 400
-
-
-def test_ctrl_c_during_a_wait_exits_130_without_traceback(sandbox: Served) -> None:
-    sandbox.control("POST", "faults", {"path_prefix": "/api/system/connections", "status": 503,
-                                       "count": 5, "retry_after": 30})
-    env = dict(os.environ, **sandbox.env)
-    proc = subprocess.Popen([sys.executable, "-m", "makini_cli", "connections", "list"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    deadline = time.monotonic() + 30
-    while "retrying in" not in line and time.monotonic() < deadline:
-        line = proc.stderr.readline()
-    assert "retrying in 30 s" in line
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
-    assert proc.returncode == 130
-    assert "Traceback" not in err and "interrupted" in err
 
 
 def test_debug_trace_redacts_secrets(shared_sandbox: Served) -> None:

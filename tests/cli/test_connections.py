@@ -6,8 +6,8 @@ import csv
 import io
 import json
 
-from tests.integration.cli import run
-from tests.integration.conftest import Served
+from tests.cli.conftest import Sandbox as Served
+from tests.inproc import invoke as run
 
 
 def test_list_filters_and_formats(shared_sandbox: Served) -> None:

@@ -1,0 +1,41 @@
+"""`Makini`: the API as commands see it, one client and its resources, each built once.
+
+Commands reach the API only through this object (via `AppContext.api`): they never see
+httpx, build URLs or validate answers themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+
+from makini_cli.api.auth import TokenCache
+from makini_cli.api.capabilities import Capabilities
+from makini_cli.api.client import ApiClient
+from makini_cli.api.resources.account import AccountAPI
+from makini_cli.api.resources.connections import ConnectionsAPI
+from makini_cli.api.resources.syncs import SyncsAPI
+
+
+class Makini:
+    def __init__(
+        self,
+        client: ApiClient,
+        capabilities: Capabilities,
+        connection_token_cache: Callable[[str], TokenCache],
+    ) -> None:
+        self.client = client
+        self.capabilities = capabilities
+        self._connection_token_cache = connection_token_cache
+
+    @cached_property
+    def connections(self) -> ConnectionsAPI:
+        return ConnectionsAPI(self.client, self.capabilities, self._connection_token_cache)
+
+    @cached_property
+    def syncs(self) -> SyncsAPI:
+        return SyncsAPI(self.client, self.capabilities, self.connections)
+
+    @cached_property
+    def account(self) -> AccountAPI:
+        return AccountAPI(self.client, self.capabilities)
