@@ -23,9 +23,11 @@ source); every later Tab reads that and this module only. This module therefore 
 the standard library only, and anything else inside the function that needs it.
 
 Completers for Typer parameters (`autocompletion=`): `choices(...)`,
-`complete_profiles`, `complete_connection_keys`, `complete_sync_ids`. Keep to these: the
-saved description knows them by name and answers without Typer. Another completer still
-works, but only on the slow path, and it receives no context (`ctx` is None).
+`complete_profiles`, `complete_connection_keys`, `complete_sync_ids` (a function that
+calls one of them and returns its result unchanged counts as that one). Keep to these: the
+saved description knows them by kind and answers without Typer. Another completer still
+works, but each Tab on it builds the app (slow), and it gets no context (`ctx` is None).
+Enum and Literal parameters need no completer: their values are read from the type.
 """
 
 from __future__ import annotations
@@ -337,7 +339,7 @@ def _profiles() -> list[Item]:
         items.append((str(name), _described(str(url) if url else None, name == active)))
     if BUILTIN_SANDBOX not in {name for name, _ in items}:
         items.append((BUILTIN_SANDBOX, _described("the bundled sandbox", active == "sandbox")))
-    return [(value, _clean_description(text)) for value, text in _clean_pairs(items)]
+    return _clean_pairs(items)
 
 
 def _described(text: str | None, active: bool) -> str | None:
@@ -813,16 +815,6 @@ fi
         f'complete --command makini --no-files --arguments "({_fish_call("get-args")})" '
         f'--condition "{_fish_call("is-args")}"\n'
     ),
-}
-
-#: One documented install path per shell (`makini completion --help` shows them).
-INSTALL = {
-    "bash": ["makini completion bash > ~/.local/share/bash-completion/completions/makini"],
-    "zsh": [
-        "mkdir -p ~/.zfunc && makini completion zsh > ~/.zfunc/_makini",
-        "and in ~/.zshrc, before compinit: fpath=(~/.zfunc $fpath)",
-    ],
-    "fish": ["makini completion fish > ~/.config/fish/completions/makini.fish"],
 }
 
 

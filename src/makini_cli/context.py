@@ -242,7 +242,7 @@ class AppContext:
                 idle = format_duration(state.idle_exit) if state.idle_exit else "a while"
                 self.msg.notice(
                     f"note: started the bundled sandbox in the background at {state.url}; "
-                    f"it stops after {idle} without a request (`makini sandbox stop` now)"
+                    f"it stops after {idle} without a request, or on `makini sandbox stop`"
                 )
             return state.url
         try:

@@ -5,8 +5,6 @@ light: sub-commands import httpx, pydantic models, Rich tables or the sandbox on
 they run.
 """
 
-from __future__ import annotations
-
 import sys
 
 from makini_cli import __version__, completion
@@ -16,24 +14,29 @@ from makini_cli import __version__, completion
 # module is loaded to run `makini` itself, never when something imports it.
 if completion.launched_as_cli():
     _answered = completion.answer_without_app(sys.argv[1:], __version__)
+    if _answered is None:
+        from makini_cli import helpcache
+
+        _answered = helpcache.answer(sys.argv[1:])
     if _answered is not None:
         sys.exit(_answered)
 
+import io
 from collections.abc import Sequence
 from typing import Annotated, Any, NoReturn
 
 import typer
 
+from makini_cli import helpcache
 from makini_cli.api.errors import APIError
-from makini_cli.commands import register
+from makini_cli.commands import HELP_PAGES, noun_of, register
 from makini_cli.commands._common import new_app
 from makini_cli.completion import choices, complete_profiles
 from makini_cli.context import AppContext
 from makini_cli.errors import CliError, ExitCode, OutputClosed, QuietExit, UsageError
 from makini_cli.terminal import Terminal
 
-app = new_app(
-    """Administer Makini connections and syncs from a terminal or a CI job.
+ROOT_HELP = """Administer Makini connections and syncs from a terminal or a CI job.
 
     With nothing configured, every command runs against the bundled sandbox, a local
     server that behaves like Makini.
@@ -43,9 +46,7 @@ app = new_app(
       makini connections list
       makini sync run 10000715260448
       makini auth login -p prod --base-url https://api.makini.io
-      makini help sync run""",
-    name="makini",
-)
+      makini help sync run"""
 
 #: What Tab offers for the root's enum options.
 OUTPUT_CHOICES = choices(
@@ -81,27 +82,33 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     profile: Annotated[
-        str | None, typer.Option(
+        str | None,
+        typer.Option(
             "--profile",
             "-p",
+            metavar="NAME",
             help="Profile to use [env: MAKINI_PROFILE].",
             autocompletion=complete_profiles,
         ),
     ] = None,
     base_url: Annotated[
         str | None,
-        typer.Option(help="API base URL; `sandbox` = the bundled sandbox [env: MAKINI_BASE_URL]."),
+        typer.Option(
+            metavar="URL",
+            help="API base URL; `sandbox` = the bundled sandbox [env: MAKINI_BASE_URL].",
+        ),
     ] = None,
     output: Annotated[
         str | None,
         typer.Option(
             "--output",
             "-o",
-            help="table, json, jsonl or csv [env: MAKINI_OUTPUT].",
+            metavar="[table|wide|json|jsonl|csv]",
+            help="Output format; default: a table on a terminal, JSON when piped "
+            "[env: MAKINI_OUTPUT].",
             autocompletion=OUTPUT_CHOICES,
         ),
     ] = None,
@@ -109,13 +116,22 @@ def root(
         bool | None, typer.Option("--no-input", help="Never prompt [env: MAKINI_NO_INPUT, CI].")
     ] = None,
     color: Annotated[
-        str | None, typer.Option(help="auto, always or never.", autocompletion=COLOR_CHOICES)
+        str | None,
+        typer.Option(
+            metavar="[auto|always|never]",
+            help="Colour on a terminal [env: NO_COLOR, FORCE_COLOR].",
+            autocompletion=COLOR_CHOICES,
+        ),
     ] = None,
     timeout: Annotated[
-        float | None, typer.Option(help="HTTP timeout in seconds [env: MAKINI_HTTP_TIMEOUT].")
+        float | None,
+        typer.Option(
+            metavar="SECONDS", help="HTTP timeout per request [env: MAKINI_HTTP_TIMEOUT]."
+        ),
     ] = None,
     max_retries: Annotated[
-        int | None, typer.Option(help="Retries per request [env: MAKINI_MAX_RETRIES].")
+        int | None,
+        typer.Option(metavar="N", help="Retries per request [env: MAKINI_MAX_RETRIES]."),
     ] = None,
     ca_bundle: Annotated[
         str | None,
@@ -155,7 +171,19 @@ def root(
     existing.parsed = True
 
 
-register(app)
+def make_app(only: str | None = None) -> typer.Typer:
+    """The root app with every noun, or (`only`) with just that noun built."""
+    root_app = new_app(ROOT_HELP, name="makini")
+    root_app.callback()(root)
+    register(root_app, only)
+    return root_app
+
+
+def __getattr__(name: str) -> Any:
+    """`makini_cli.main.app`: the whole app, for tests and tools that walk every command."""
+    if name == "app":
+        return make_app()
+    raise AttributeError(name)
 
 
 # ---------------------------------------------------------------------- argv
@@ -218,16 +246,32 @@ def normalise_argv(root_command: Any, args: Sequence[str]) -> list[str]:
     return front + rest
 
 
-def help_alias(root_command: Any, args: list[str]) -> list[str]:
+def help_alias(args: list[str]) -> list[str]:
     """`makini help sync run` is `makini sync run --help`; `makini help` is `makini --help`.
     The `help` group's own reference pages (`help exit-codes`) stay what they are."""
     if not args or args[0] != "help":
         return args
-    pages = getattr(root_command, "commands", {}).get("help")
-    own = getattr(pages, "commands", {}) or {}
-    if len(args) > 1 and (args[1] in own or args[1].startswith("-")):
+    if len(args) > 1 and (args[1] in HELP_PAGES or args[1].startswith("-")):
         return args
     return [*args[1:], "--help"]
+
+
+def target_noun(args: Sequence[str]) -> str | None:
+    """The noun the command line names (its first word that is no global option), so only
+    that sub-app is imported and built."""
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if token == "--":
+            return None
+        name = token.split("=", 1)[0]
+        if token.startswith("-"):
+            takes_value = GLOBAL_OPTIONS.get(name, False) and "=" not in token
+            short_attached = len(token) > 2 and token[1] != "-"
+            i += 2 if takes_value and not short_attached else 1
+            continue
+        return noun_of(token)
+    return None
 
 
 def describe_global_options(root_command: Any) -> None:
@@ -237,7 +281,7 @@ def describe_global_options(root_command: Any) -> None:
     for param in getattr(root_command, "params", []):
         if getattr(param, "param_type_name", "") != "option" or param.name in ("version",):
             continue
-        names = ", ".join(param.opts)
+        names = ", ".join(sorted(param.opts, key=len))
         takes_value = not getattr(param, "is_flag", False)
         metavar = f" {param.metavar}" if takes_value and param.metavar else ""
         rows.append((names + metavar, str(param.help or "")))
@@ -297,10 +341,12 @@ def main(
 
 
 def _main(argv: Sequence[str] | None, obj: AppContext | None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    command = typer.main.get_command(app)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = help_alias(raw)
+    # "" builds no noun at all: `makini --help` needs only their summaries.
+    command = typer.main.get_command(make_app(target_noun(args) or ""))
     describe_global_options(command)
-    args = normalise_argv(command, help_alias(command, args))
+    args = normalise_argv(command, args)
     debug = "--debug" in args or _env_true("MAKINI_DEBUG")
     # One context for the run: the root callback fills in the flags, and it is closed
     # (HTTP client, embedded sandbox) whatever happens.
@@ -313,6 +359,12 @@ def _main(argv: Sequence[str] | None, obj: AppContext | None) -> int:
             return run_context
         return AppContext({"output": _early_output(args)})
 
+    # A help page is kept, so the next identical request skips building the app.
+    page: io.StringIO | None = None
+    real_stdout = sys.stdout
+    if helpcache.is_help_request(raw):
+        page = io.StringIO()
+        sys.stdout = page
     code: int
     try:
         try:
@@ -324,6 +376,9 @@ def _main(argv: Sequence[str] | None, obj: AppContext | None) -> int:
                 sys.stderr.write("interrupted\n")
         finally:
             run_context.close()
+            if page is not None:
+                sys.stdout = real_stdout
+                sys.stdout.write(page.getvalue())
     except QuietExit as exc:
         code = int(exc.exit_code)
         if code == ExitCode.INTERRUPTED:
@@ -363,6 +418,8 @@ def _main(argv: Sequence[str] | None, obj: AppContext | None) -> int:
                 code = int(ExitCode.ABORTED)
         else:
             code = _unexpected(exc, debug)
+    if page is not None and code == 0:
+        helpcache.save(raw, page.getvalue())
     return code
 
 
@@ -433,7 +490,7 @@ def run() -> NoReturn:
     if completion.requested():  # Tab that the fast path at the top could not answer
         sys.exit(
             completion.respond(
-                lambda: typer.main.get_command(app), global_options=GLOBAL_OPTIONS
+                lambda: typer.main.get_command(make_app()), global_options=GLOBAL_OPTIONS
             )
         )
     sys.exit(main())

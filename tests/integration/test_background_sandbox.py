@@ -255,6 +255,23 @@ def test_a_server_of_another_version_is_stopped_and_replaced(
     assert recorded().version == __version__
 
 
+@needs_proc
+def test_a_server_that_stopped_answering_is_asked_to_exit_and_replaced() -> None:
+    list_connections()
+    hung = recorded()
+    os.kill(hung.pid, signal.SIGSTOP)  # alive, its port accepts, it answers nothing
+    try:
+        stderr = list_connections("--debug")
+        assert STARTED in stderr and "stopped answering" in stderr
+        assert recorded().pid != hung.pid
+        # SIGTERM and SIGCONT: it resumes, finishes and exits on its own.
+        wait_until(lambda: not background.pid_alive(hung.pid), "the hung server exited")
+        assert servers_on(data_dir()) == [recorded().pid]
+    finally:
+        if background.pid_alive(hung.pid):
+            os.kill(hung.pid, signal.SIGKILL)
+
+
 def test_an_unreadable_state_file_is_replaced() -> None:
     data_dir().mkdir(parents=True, exist_ok=True)
     (data_dir() / background.STATE_FILE).write_text("{not json")
@@ -348,9 +365,9 @@ def test_help_of_the_new_commands_has_examples_and_hides_the_internal_options() 
 
 
 def test_it_exits_by_itself_after_the_idle_period() -> None:
-    list_connections(env={"MAKINI_SANDBOX_IDLE": "1s"})
+    list_connections(env={"MAKINI_SANDBOX_IDLE": "2s"})
     state = recorded()
-    assert state.idle_exit == 1.0
+    assert state.idle_exit == 2.0
     wait_until(lambda: not background.pid_alive(state.pid), "the idle server exited")
     # It tidied up after itself, and said why in its log.
     assert background.read_state(data_dir()) is None

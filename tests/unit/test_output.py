@@ -63,8 +63,13 @@ def test_piped_table_is_plain_text_without_box_drawing() -> None:
 
 
 def test_human_error_names_code_hint_and_ends_with_request_id() -> None:
-    err = CliError("connection '9' not found", code="NOT_FOUND", http_status=404,
-                   request_id="req_abc", hint="check the key")
+    err = CliError(
+        "connection '9' not found",
+        code="NOT_FOUND",
+        http_status=404,
+        request_id="req_abc",
+        hint="check the key",
+    )
     line = format_error(err)
     assert line == "error: connection '9' not found [NOT_FOUND]; check the key (request req_abc)"
 
@@ -74,8 +79,16 @@ def test_json_error_is_one_object() -> None:
     err = CliError("nope", code="X", exit_code=ExitCode.CONFLICT, request_id="r")
     Messages(stderr=buf, json_errors=True).error(err)
     doc = json.loads(buf.getvalue())
-    assert doc == {"error": {"code": "X", "message": "nope", "http_status": None,
-                             "request_id": "r", "hint": None, "exit_code": 7}}
+    assert doc == {
+        "error": {
+            "code": "X",
+            "message": "nope",
+            "http_status": None,
+            "request_id": "r",
+            "hint": None,
+            "exit_code": 7,
+        }
+    }
 
 
 def test_quiet_silences_notices_but_not_errors() -> None:
@@ -158,25 +171,30 @@ def test_hint_is_the_command_alone_on_one_raw_line() -> None:
 
 
 def a_sync(status: str, done: int = 0, total: int | None = 1000) -> Sync:
-    return Sync.model_validate({
-        "id": "sync_1", "status": status,
-        "progress": {"scope": "assets", "records_processed": done, "records_total": total},
-    })
+    return Sync.model_validate(
+        {
+            "id": "sync_1",
+            "status": status,
+            "progress": {"scope": "assets", "records_processed": done, "records_total": total},
+        }
+    )
 
 
 def test_rate_estimate_moves_between_polls_but_never_back_or_past_the_total() -> None:
     est = RateEstimate()
-    est.observe(100, 1000, now=0.0)
+    est.observe(100, 10_000, now=0.0)
     assert est.value(0.5) == 100  # one poll: no rate yet
-    est.observe(200, 1000, now=1.0)  # 100 records/s
-    assert est.value(1.5) == pytest.approx(250)
-    assert est.value(2.0) == pytest.approx(300)
-    assert est.value(10.0) == pytest.approx(400)  # at most two poll gaps ahead
-    est.observe(350, 1000, now=10.0)  # ran ahead of the real count: the bar waits
-    assert est.value(10.0) == pytest.approx(400)
-    est.observe(900, 1000, now=11.0)  # a poll snaps the bar up
-    assert est.value(11.0) == 900
-    assert est.value(60.0) == 1000  # never past the total
+    est.observe(110, 10_000, now=1.0)  # 10 records/s
+    assert est.value(1.5) == pytest.approx(115)
+    assert est.value(11.0) == pytest.approx(210)
+    assert est.value(100.0) == pytest.approx(410)  # runs on for 30 s at most: maybe stalled
+    est.observe(350, 10_000, now=100.0)  # ran ahead of the real count: the bar waits
+    assert est.value(100.5) == pytest.approx(410)
+    est.observe(900, 10_000, now=101.0)  # a poll snaps the bar up
+    assert est.value(101.0) == 900
+    assert est.value(200.0) == 9_999.5  # never up to the total: only a poll fills the bar
+    est.observe(10_000, 10_000, now=201.0, final=True)
+    assert est.value(202.0) == 10_000
     done = RateEstimate()
     done.observe(10, 100, now=0.0)
     done.observe(20, 100, now=1.0, final=True)

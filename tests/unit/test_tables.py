@@ -59,7 +59,11 @@ def draw(
 ) -> str:
     buf = io.StringIO()
     renderer = Renderer(
-        explicit_mode=mode, stdout=buf, stdout_is_tty=tty, color="never", width=width,
+        explicit_mode=mode,
+        stdout=buf,
+        stdout_is_tty=tty,
+        color="never",
+        width=width,
         now=lambda: NOW,
     )
     if isinstance(items, dict):
@@ -244,8 +248,14 @@ def test_detail_view_piped_keeps_the_layout_with_absolute_times() -> None:
 def test_light_detail_view_uses_the_same_labels() -> None:
     buf = io.StringIO()
     r = Renderer(explicit_mode=None, stdout=buf, stdout_is_tty=True, now=lambda: NOW)
-    r.object({"base_url": "sandbox", "client_id": None, "token_expires_at": iso(
-        timedelta(minutes=12, seconds=30))}, light=True)
+    r.object(
+        {
+            "base_url": "sandbox",
+            "client_id": None,
+            "token_expires_at": iso(timedelta(minutes=12, seconds=30)),
+        },
+        light=True,
+    )
     assert buf.getvalue().splitlines() == [
         "base url          sandbox",
         "token expires at  in 12m (2026-11-30 10:12 UTC)",
@@ -268,3 +278,62 @@ def test_a_failed_table_prints_nothing() -> None:
     with pytest.raises(RuntimeError):
         r.stream(failing(1), columns.CONNECTIONS)
     assert buf.getvalue() == ""
+
+
+def test_fit_brings_back_a_narrow_column_that_a_wide_drop_made_room_for() -> None:
+    cols = [
+        Column("ID", "i", keep=True),
+        Column("WHEN", "w", priority=10),
+        Column("ERROR", "e", priority=20),
+    ]
+    # WHEN goes first, then ERROR too; without ERROR there is room for WHEN again
+    assert fit_columns(cols, [20, 7, 18], 32) == [(0, 20), (1, 7)]
+
+
+def test_sync_list_keeps_ids_and_status_at_60_columns() -> None:
+    syncs: list[dict[str, Any]] = [
+        {
+            "id": f"sync_2e1ae9c48c4ea17{n}",
+            "connection_key": "10000593048226",
+            "type": "full",
+            "trigger": "retry",
+            "status": "failed",
+            "created_at": iso(-timedelta(minutes=4)),
+            "finished_at": iso(-timedelta(minutes=3)),
+            "error": {"code": "SYSTEM_UNREACHABLE"},
+        }
+        for n in range(3)
+    ]
+    out = draw(syncs, columns.SYNCS, width=60)
+    shown = headers(out)
+    assert shown[:2] == ["ID", "CONNECTION"] and "STATUS" in shown and "ERROR" not in shown
+    assert all(len(line) <= 60 for line in out.splitlines())
+    assert all(s["id"] in out for s in syncs)
+    assert "4m ago" in out  # CREATED fits once the wider ERROR is out
+
+
+def test_light_tables_fit_the_terminal_too() -> None:
+    rows = [
+        {"code": 6, "meaning": "aborted: confirmation declined, or input needed under --no-input"},
+        {"code": 130, "meaning": "interrupted (Ctrl-C)"},
+    ]
+    buf = io.StringIO()
+    Renderer(explicit_mode=None, stdout=buf, stdout_is_tty=True, width=40).stream(
+        iter(rows), columns.EXIT_CODES, light=True
+    )
+    lines = buf.getvalue().splitlines()
+    assert lines[0].split() == ["CODE", "MEANING"]
+    assert all(len(line) <= 40 for line in lines)
+    assert lines[1].startswith("6     aborted: confirmation") and lines[1].endswith("…")
+    assert lines[2] == "130   interrupted (Ctrl-C)"
+
+
+def test_plain_tables_align_wide_characters_by_cells() -> None:
+    rows = [{"key": "k1", "name": "東京工場"}, {"key": "k2", "name": "Plant"}]
+    out = draw(
+        rows,
+        [Column("KEY", "key"), Column("NAME", "name"), Column("X", "x")],
+        mode="table",
+        tty=False,
+    )
+    assert out.splitlines() == ["KEY  NAME      X", "k1   東京工場", "k2   Plant"]

@@ -18,10 +18,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-import httpx
-
 from makini_cli import __version__
 from makini_cli.api import redact
+from makini_cli.api._httpx import httpx
 from makini_cli.api.auth import TokenProvider
 from makini_cli.api.errors import (
     APIConnectionError,

@@ -1,30 +1,64 @@
 """One Typer sub-app per noun. Modules here import only typer and light helpers at the top:
-anything heavy is imported inside the command that needs it."""
+anything heavy is imported inside the command that needs it.
 
-from __future__ import annotations
+Only the noun a command line names is imported and built: building every sub-app cost
+each run, `--help` included, more than the interpreter's own start-up. The others are
+stand-ins that carry their one-line summary, so `makini --help` still lists them all.
+"""
+
+import importlib
 
 import typer
 
+from makini_cli.helpcache import HELP_PAGES as HELP_PAGES
 
-def register(app: typer.Typer) -> None:
-    from makini_cli.commands import (
-        auth,
-        config_cmd,
-        connections,
-        help_cmd,
-        misc,
-        profile,
-        sandbox,
-        sync,
-    )
+#: noun → (module, summary). The summary is the first line of the module's own help (a
+#: test keeps them equal); it is here so listing a noun does not import it.
+NOUNS: dict[str, tuple[str, str]] = {
+    "auth": ("auth", "Log in to Makini, and see or print the credentials in use."),
+    "profile": (
+        "profile",
+        "Manage profiles: named sets of settings (base URL, client id, defaults).",
+    ),
+    "config": ("config_cmd", "Read and change settings of the active profile (or -p NAME)."),
+    "connections": (
+        "connections",
+        "List, inspect, create and delete connections to industrial systems.",
+    ),
+    "sync": ("sync", "Run syncs and watch them finish; list, inspect, cancel and schedule them."),
+    "sandbox": ("sandbox", "Run the bundled sandbox: a local server that behaves like Makini."),
+    "help": ("help_cmd", "Reference pages, and help on any command: `makini help sync run`."),
+}
+#: singular aliases, hidden from help so the listing stays short
+ALIASES: dict[str, str] = {"connection": "connections"}
 
-    app.add_typer(auth.app, name="auth")
-    app.add_typer(profile.app, name="profile")
-    app.add_typer(config_cmd.app, name="config")
-    app.add_typer(connections.app, name="connections")
-    # Singular alias, hidden from help so the listing stays short.
-    app.add_typer(connections.app, name="connection", hidden=True)
-    app.add_typer(sync.app, name="sync")
-    app.add_typer(sandbox.app, name="sandbox")
-    app.add_typer(help_cmd.app, name="help")
+
+def noun_of(name: str) -> str | None:
+    """The noun a command-line word names (aliases resolved), or None."""
+    name = ALIASES.get(name, name)
+    return name if name in NOUNS else None
+
+
+def sub_app(noun: str) -> typer.Typer:
+    module = importlib.import_module(f"makini_cli.commands.{NOUNS[noun][0]}")
+    found: typer.Typer = module.app
+    return found
+
+
+def register(app: typer.Typer, only: str | None = None) -> None:
+    """Add every noun to `app`: all of them built (`only=None`), or only `only` built and
+    stand-ins for the rest."""
+    from makini_cli.commands import misc
+    from makini_cli.commands._common import new_app
+
+    built: dict[str, typer.Typer] = {}
+    for noun, (_, summary) in NOUNS.items():
+        if only is None or noun == only:
+            built[noun] = sub_app(noun)
+            app.add_typer(built[noun], name=noun)
+        else:
+            app.add_typer(new_app(summary), name=noun)
+    for alias, noun in ALIASES.items():
+        if noun in built:
+            app.add_typer(built[noun], name=alias, hidden=True)
     misc.register(app)

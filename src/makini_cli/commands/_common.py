@@ -1,7 +1,5 @@
 """Helpers every command module shares."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """`makini auth`: log in with Admin API client credentials (or a token), and inspect it."""
 
-from __future__ import annotations
-
 import contextlib
 from typing import Annotated, Any
 

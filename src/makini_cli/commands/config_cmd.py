@@ -1,7 +1,5 @@
 """`makini config`: read and change the active profile's settings."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -1,7 +1,5 @@
 """`makini connections`: the connected systems of the account."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal

@@ -1,7 +1,5 @@
 """`makini help`: reference pages that are not a single command's --help."""
 
-from __future__ import annotations
-
 import typer
 
 from makini_cli.commands._common import app_ctx, new_app

@@ -1,7 +1,5 @@
 """Top-level commands that are not nouns: version, completion."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
@@ -12,24 +10,19 @@ from makini_cli.errors import UsageError
 SHELLS = completion.SHELLS
 COMPLETE_VAR = completion.COMPLETE_VAR
 
-# "\b" keeps click from re-wrapping the paragraph: each command stays on its line.
-_INSTALL_HELP = "\b\n" + "\n".join(
-    f"{shell if i == 0 else '':<6}{line}"
-    for shell in SHELLS
-    for i, line in enumerate(completion.INSTALL[shell])
-)
-
 
 def register(app: typer.Typer) -> None:
     @app.command("version")
     def version() -> None:
-        """Print the version."""
+        """Print the version (also `makini --version`).
+
+        \b
+        Examples:
+          makini version
+        """
         typer.echo(f"makini {__version__}")
 
-    @app.command(
-        "completion",
-        epilog=f"Install it once (makini never edits shell start-up files):\n\n{_INSTALL_HELP}",
-    )
+    @app.command("completion")
     def completion_(
         shell: Annotated[
             str,
@@ -40,11 +33,19 @@ def register(app: typer.Typer) -> None:
             ),
         ],
     ) -> None:
-        """Print the shell completion script, for you to install.
+        """Print the shell completion script, for you to install once.
 
         Tab then completes commands, options, enum values, profile names, and the
-        connection keys and sync ids that earlier commands showed (a local cache: Tab
-        never touches the network).
+        connection keys and sync ids earlier commands showed (a local cache: Tab never
+        touches the network). Install it once as below, then open a new shell; makini
+        never edits shell start-up files itself.
+
+        \b
+        Examples:
+          makini completion bash > ~/.local/share/bash-completion/completions/makini
+          makini completion fish > ~/.config/fish/completions/makini.fish
+          mkdir -p ~/.zfunc && makini completion zsh > ~/.zfunc/_makini
+            (zsh: and in ~/.zshrc, before compinit: fpath=(~/.zfunc $fpath))
         """
         if shell not in SHELLS:
             raise UsageError(

@@ -1,7 +1,5 @@
 """`makini profile`: named sets of settings in the config file."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -1,41 +1,74 @@
 """`makini sandbox`: run and steer the bundled Makini-compatible server."""
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from makini_cli.commands._common import YesOption, app_ctx, new_app
+from makini_cli.commands._common import (
+    YesOption,
+    app_ctx,
+    complete_connection_keys,
+    new_app,
+)
 from makini_cli.context import AppContext
 from makini_cli.errors import UsageError
 
-app = new_app("Run the bundled sandbox: a local server that behaves like Makini.")
+app = new_app(
+    """Run the bundled sandbox: a local server that behaves like Makini.
+
+    With nothing configured, commands use it by themselves: it starts in the background
+    on first use and stops after 15 idle minutes.
+
+    \b
+    Examples:
+      makini sandbox status
+      makini sandbox outage 10000715260448 --for 30m
+      makini sandbox serve --port 8765"""
+)
+
+KeyArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="KEY", help="Connection key.", autocompletion=complete_connection_keys
+    ),
+]
 
 
 @app.command("serve")
 def serve(
     ctx: typer.Context,
     host: Annotated[
-        str, typer.Option(help="Address to bind; keep 127.0.0.1 unless you mean it.")
+        str,
+        typer.Option(metavar="ADDRESS", help="Address to bind; keep 127.0.0.1 unless you mean it."),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 = any free one).")] = 8765,
-    data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite state lives.")] = None,
-    client_id: Annotated[str | None, typer.Option(help="Client id the sandbox accepts.")] = None,
+    port: Annotated[
+        int, typer.Option(metavar="PORT", min=0, max=65535, help="Port (0 = any free one).")
+    ] = 8765,
+    data_dir: Annotated[
+        Path | None, typer.Option(metavar="PATH", help="Where the SQLite state lives.")
+    ] = None,
+    client_id: Annotated[
+        str | None, typer.Option(metavar="ID", help="Client id the sandbox accepts.")
+    ] = None,
     client_secret: Annotated[
         str | None,
         typer.Option(
+            metavar="SECRET",
             help="Client secret it accepts (visible to other local users in argv; "
-            "prefer MAKINI_SANDBOX_CLIENT_SECRET)."
+            "prefer MAKINI_SANDBOX_CLIENT_SECRET).",
         ),
     ] = None,
     rate_limit: Annotated[
-        int | None, typer.Option(min=1, help="Requests per minute per token (default 600).")
+        int | None,
+        typer.Option(metavar="N", min=1, help="Requests per minute per token (default 600)."),
     ] = None,
     clock_speed: Annotated[
-        float | None, typer.Option(min=0.001, help="Run the sandbox clock this many times faster.")
+        float | None,
+        typer.Option(
+            metavar="FACTOR", min=0.001, help="Run the sandbox clock this many times faster."
+        ),
     ] = None,
     no_extensions: Annotated[
         bool, typer.Option("--no-extensions", help="Serve only Makini's documented calls.")
@@ -58,7 +91,16 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serve the sandbox over HTTP until Ctrl-C."""
+    """Serve the sandbox over HTTP until Ctrl-C (never idles out).
+
+    Prints its URL on stdout and the demo credentials on stderr.
+
+    \b
+    Examples:
+      makini sandbox serve
+      makini sandbox serve --port 0 --clock-speed 20 --data-dir ./sandbox-data
+      makini sandbox serve --no-extensions
+    """
     from makini_cli.durations import parse_duration
     from makini_cli.sandbox.middleware import Activity
     from makini_cli.sandbox.server import serve as run_server
@@ -213,7 +255,12 @@ def stop(ctx: typer.Context, data_dir: DataDirOption = None) -> None:
 
 @app.command("reset")
 def reset(ctx: typer.Context, yes: YesOption = False) -> None:
-    """Restore the sandbox's seed data (all changes are lost)."""
+    """Restore the sandbox's seed data (all changes are lost).
+
+    \b
+    Examples:
+      makini sandbox reset --yes
+    """
     from makini_cli.api import paths
 
     c = app_ctx(ctx)
@@ -249,13 +296,22 @@ def _switch(c: AppContext, key: str, action: str, body: dict[str, object] | None
 @app.command("outage")
 def outage(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(help="Connection key.")],
+    key: KeyArg,
     for_: Annotated[
-        str | None, typer.Option("--for", help="How long the connected system is down, e.g. 30m.")
+        str | None,
+        typer.Option(
+            "--for", metavar="DURATION", help="How long the connected system is down, e.g. 30m."
+        ),
     ] = None,
     end: Annotated[bool, typer.Option("--end", help="End the outage now.")] = False,
 ) -> None:
-    """Take a connection's system offline: syncs fail, scheduled ones back off and retry."""
+    """Take a connection's system offline: syncs fail, scheduled ones back off and retry.
+
+    \b
+    Examples:
+      makini sandbox outage 10000715260448 --for 30m
+      makini sandbox outage 10000715260448 --end
+    """
     from makini_cli.durations import parse_duration
 
     c = app_ctx(ctx)
@@ -273,10 +329,13 @@ def outage(
 
 
 @app.command("break-credentials")
-def break_credentials(
-    ctx: typer.Context, key: Annotated[str, typer.Argument(help="Connection key.")]
-) -> None:
-    """Make the connected system reject its credentials: health reauth_required."""
+def break_credentials(ctx: typer.Context, key: KeyArg) -> None:
+    """Make the connected system reject its credentials: health reauth_required.
+
+    \b
+    Examples:
+      makini sandbox break-credentials 10000715260448
+    """
     c = app_ctx(ctx)
     _switch(c, key, "break-credentials")
     c.msg.notice(
@@ -285,10 +344,13 @@ def break_credentials(
 
 
 @app.command("fix-credentials")
-def fix_credentials(
-    ctx: typer.Context, key: Annotated[str, typer.Argument(help="Connection key.")]
-) -> None:
-    """Undo break-credentials."""
+def fix_credentials(ctx: typer.Context, key: KeyArg) -> None:
+    """Undo break-credentials.
+
+    \b
+    Examples:
+      makini sandbox fix-credentials 10000715260448
+    """
     c = app_ctx(ctx)
     _switch(c, key, "fix-credentials")
     c.msg.notice(f"{key} credentials accepted again")

@@ -1,7 +1,5 @@
 """`makini sync`: run syncs and follow them; list, inspect, cancel and schedule them."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -62,7 +60,7 @@ def _duration(value: str | None, flag: str) -> float | None:
     return None if value is None else parse_duration(value, flag=flag)
 
 
-def _progress_view(c: AppContext) -> ProgressView:
+def _progress_view(c: AppContext) -> "ProgressView":
     from makini_cli.output.progress import NullProgress, PlainProgress, RichProgress
 
     if c.flags.get("quiet"):
@@ -72,7 +70,7 @@ def _progress_view(c: AppContext) -> ProgressView:
     return PlainProgress(c.terminal.stderr)
 
 
-def _runner(c: AppContext, options: RunOptions) -> SyncRunner:
+def _runner(c: AppContext, options: "RunOptions") -> "SyncRunner":
     from makini_cli.commands._sync_runner import SyncRunner
 
     runner = SyncRunner(c.syncs, options, _progress_view(c), c.msg.warn, explain=c.explain)
@@ -243,7 +241,12 @@ def watch(
 
 
 def _report(
-    c: AppContext, runner: SyncRunner, outcomes: Iterator[Outcome], *, several: bool, command: str
+    c: AppContext,
+    runner: "SyncRunner",
+    outcomes: "Iterator[Outcome]",
+    *,
+    several: bool,
+    command: str,
 ) -> None:
     """Print outcomes as they arrive, then exit with the worst one's code."""
     from makini_cli.commands._sync_runner import worst
@@ -287,7 +290,7 @@ def _report(
         raise QuietExit(code)
 
 
-def _summary_line(o: Outcome) -> str:
+def _summary_line(o: "Outcome") -> str:
     from makini_cli.durations import format_duration
 
     sync = o.sync
@@ -308,14 +311,14 @@ def _summary_line(o: Outcome) -> str:
     return f"{o.key}{ident}: {detail}"
 
 
-def _totals(outcomes: list[Outcome]) -> str:
+def _totals(outcomes: "list[Outcome]") -> str:
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.result] = counts.get(o.result, 0) + 1
     return ", ".join(f"{n} {result}" for result, n in sorted(counts.items()))
 
 
-def _explain(c: AppContext, o: Outcome) -> None:
+def _explain(c: AppContext, o: "Outcome") -> None:
     """Errors and next steps on stderr, as each outcome arrives."""
     from makini_cli.errors import CliError
 
@@ -346,7 +349,7 @@ def _explain(c: AppContext, o: Outcome) -> None:
         c.msg.notice(f"{o.key}: a sync is already running; skipped (--if-running skip)")
 
 
-def _detached(c: AppContext, runner: SyncRunner) -> None:
+def _detached(c: AppContext, runner: "SyncRunner") -> None:
     for key, tracker in sorted(runner.active.items()):
         if tracker.sync_id:
             c.msg.notice(
@@ -361,7 +364,7 @@ def _detached(c: AppContext, runner: SyncRunner) -> None:
             )
 
 
-def _github(c: AppContext, outcomes: list[Outcome], command: str) -> None:
+def _github(c: AppContext, outcomes: "list[Outcome]", command: str) -> None:
     """GitHub Actions: an ::error:: annotation per failure, and a step-summary table."""
     if c.env.get("GITHUB_ACTIONS") != "true":
         return

@@ -150,14 +150,20 @@ class PlainProgress(_Board):
             self.stream.flush()
 
 
+#: How long a bar may run on from its last poll. `sync run` waits up to 30 s between
+#: polls when it expects the end then (its ETA cap), and the bar should move all that time.
+LONGEST_POLL_GAP = 30.0
+
+
 class RateEstimate:
     """How many records a bar shows between polls.
 
     Polls come seconds apart, so a bar that only moved on them would jump and then sit
-    still. Between polls the count goes on at the rate seen between the last two polls,
-    but never further ahead than twice the last gap between polls (a sync that stalls
-    must not run to 100%), never past the total, and never backwards: a poll snaps the
-    bar up to the real count, and when the estimate ran ahead the bar waits for it.
+    still. Between polls the count goes on at the rate seen between the last two polls:
+    for no longer than twice the last gap between polls or LONGEST_POLL_GAP (a sync that
+    stalls must not run on to 100%), never up to the total (only a poll fills the bar),
+    and never backwards: a poll snaps the bar up to the real count, and when the estimate
+    ran ahead the bar waits for it. The row's text always shows the polled count.
     """
 
     def __init__(self) -> None:
@@ -174,7 +180,7 @@ class RateEstimate:
             self.rate, self.horizon, self.shown = 0.0, 0.0, float(done)
         elif now > self.at and done > self.done:
             self.rate = (done - self.done) / (now - self.at)
-            self.horizon = 2 * (now - self.at)
+            self.horizon = max(2 * (now - self.at), LONGEST_POLL_GAP)
         if final:
             self.rate = 0.0
         self.done, self.total, self.at = done, total, now
@@ -185,7 +191,9 @@ class RateEstimate:
         if self.at is not None and self.rate > 0:
             guess += self.rate * min(max(0.0, now - self.at), self.horizon)
         if self.total is not None:
-            guess = min(guess, float(self.total))
+            # Only a poll may fill the bar: an estimate that reached the total would make
+            # a running sync look finished.
+            guess = min(guess, max(float(self.done), self.total - 0.5))
         self.shown = max(self.shown, guess)
         return self.shown
 
@@ -325,7 +333,10 @@ def _columns(estimated: Callable[[Task], float]) -> list[ProgressColumn]:
     fixed = Column(no_wrap=True)
     return [
         RowName(),
-        EstimatedBar(bar_width=16, table_column=fixed),
+        # Rich's default pink-red for a running bar would read as a failure next to ✗.
+        EstimatedBar(
+            bar_width=16, complete_style="cyan", finished_style="green", table_column=fixed
+        ),
         State(),
         TimeElapsedColumn(table_column=Column(no_wrap=True)),
     ]

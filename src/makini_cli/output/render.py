@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
+from unicodedata import east_asian_width
 
 from makini_cli.errors import OutputClosed
 from makini_cli.output.ages import absolute, age, parse_time, utc_now
@@ -83,8 +84,9 @@ def fit_columns(
 
     `natural` is each column's widest cell (header included). Free-text columns are cut
     to their `min_width` first; if that is not enough, the lowest-priority column that is
-    not a key goes (the rightmost of equals), and so on; whatever room is left then goes
-    back to the cut columns. When only keys are left and they still do not fit, they are
+    not a key goes (the rightmost of equals), and so on; then a dropped column that fits
+    in what the later drops freed comes back; whatever room is left goes back to the cut
+    columns. When only keys are left and they still do not fit, they are
     shown whole anyway: the terminal may wrap the line, but no key is ever split.
     """
 
@@ -94,12 +96,23 @@ def fit_columns(
             return natural[i]
         return min(natural[i], max(col.min_width, len(col.header)))
 
+    def needs(indices: list[int]) -> int:
+        return sum(floor(i) for i in indices) + gap * max(0, len(indices) - 1)
+
     shown = list(range(len(columns)))
-    while shown and sum(floor(i) for i in shown) + gap * (len(shown) - 1) > width:
+    dropped: list[int] = []
+    while shown and needs(shown) > width:
         droppable = [i for i in shown if not columns[i].keep]
         if not droppable:
             break
-        shown.remove(min(droppable, key=lambda i: (columns[i].priority, -i)))
+        victim = min(droppable, key=lambda i: (columns[i].priority, -i))
+        shown.remove(victim)
+        dropped.append(victim)
+    # Dropping a wide column may leave room for a narrower one that went before it: a
+    # column stays out only if it does not fit.
+    for i in reversed(dropped):
+        if needs(sorted([*shown, i])) <= width:
+            shown = sorted([*shown, i])
     widths = {i: floor(i) for i in shown}
     spare = width - sum(widths.values()) - gap * max(0, len(shown) - 1)
     for i in shown:
@@ -223,10 +236,12 @@ class Renderer:
     ) -> int:
         rows = list(items)  # a table needs its widths up front; tables are for people, not bulk
         cols = list(columns) if columns else [Column(k, k) for k in (rows[0] if rows else {})]
-        if not self.is_tty or light:
+        if not self.is_tty:
             # Piped, `table` and `wide` are the same aligned text with every column, whole
             # values and absolute times, because scripts may parse it.
-            return self._plain_table(rows, cols, self.now() if self.is_tty else None)
+            return self._plain_table(rows, cols, None, None)
+        if light:
+            return self._plain_table(rows, cols, self.now(), None if wide else self._width())
         from rich.cells import cell_len
         from rich.table import Table
         from rich.text import Text
@@ -271,18 +286,29 @@ class Renderer:
             highlight=False,
         )
 
+    def _width(self) -> int:
+        """The terminal's width without Rich ($COLUMNS, then the terminal itself)."""
+        import shutil
+
+        return self.width or shutil.get_terminal_size().columns
+
     def _plain_table(
-        self, rows: list[dict[str, Any]], cols: list[Column], now: datetime | None
+        self,
+        rows: list[dict[str, Any]],
+        cols: list[Column],
+        now: datetime | None,
+        width: int | None,
     ) -> int:
-        """Aligned text, no box drawing, colour or truncation (`-o table` piped, `light`)."""
+        """Aligned text without box drawing or colour: `-o table` piped (every column,
+        whole), and `light` tables on a terminal (fitted to `width` like Rich tables)."""
         grid = [[c.header.upper() for c in cols]] + [
             [_value(r, c, now) for c in cols] for r in rows
         ]
-        widths = [max(len(line[i]) for line in grid) for i in range(len(cols))]
+        natural = [max(cell_width(line[i]) for line in grid) for i in range(len(cols))]
+        fitted = list(enumerate(natural)) if width is None else fit_columns(cols, natural, width)
         for line in grid:
-            self._write(
-                "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() + "\n"
-            )
+            cells = [_pad(_truncate(line[i], w), w) for i, w in fitted]
+            self._write(("  ".join(cells)).rstrip() + "\n")
         return len(rows)
 
     def _detail(
@@ -328,6 +354,27 @@ class Renderer:
             self.stdout.flush()
         except BrokenPipeError as exc:
             raise OutputClosed() from exc
+
+
+def cell_width(text: str) -> int:
+    """Terminal cells `text` takes: East Asian wide characters take two."""
+    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _truncate(text: str, width: int) -> str:
+    if cell_width(text) <= width:
+        return text
+    kept, used = [], 0
+    for ch in text:
+        used += cell_width(ch)
+        if used > width - 1:  # room for the "…"
+            break
+        kept.append(ch)
+    return "".join(kept) + "…"
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * (width - cell_width(text))
 
 
 def _empty(value: Any) -> bool:

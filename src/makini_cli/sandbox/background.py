@@ -75,8 +75,9 @@ _MAX_PROBE_BYTES = 64 * 1024
 #: and secrets have no reason to sit in a long-lived process's environment.
 _KEPT_ENV = ("MAKINI_CONFIG_DIR", "MAKINI_CACHE_DIR", "MAKINI_NO_KEYRING")
 
-#: Servers this process started: held so that Python neither warns about nor reaps a
-#: child that is meant to outlive it.
+#: Servers this process started, held for its whole life: a Popen collected while its
+#: child runs makes Python warn, and `pid_alive` polls these (reaping them) instead of
+#: mistaking our own exited child, a zombie until reaped, for a live server.
 _children: list[subprocess.Popen[bytes]] = []
 
 
@@ -213,6 +214,8 @@ def announce(
 def forget(data_dir: Path, instance: str) -> None:
     """Called by the server as it exits: remove the state file if it still names this
     server (a run may already have replaced it with a newer one's)."""
+    if not data_dir.is_dir():
+        return  # removed while it ran: nothing to tidy, and nothing to recreate
     with _lock(data_dir):
         state = read_state(data_dir)
         if state is not None and state.instance == instance:
@@ -430,7 +433,8 @@ def _start(data_dir: Path, idle: float, env: Mapping[str, str]) -> ServerState:
         "--idle-exit",
         f"{idle:g}s",
     ]
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # O_APPEND: a server being replaced may still write its last lines to the same file.
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
     try:
         proc = subprocess.Popen(
             argv,

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -47,6 +48,9 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
         if self.started:
+            if self._activity is not None:
+                # Opening and seeding the data dir is not idle time: count from now.
+                self._activity.last_request = time.monotonic()
             self._on_started()
 
     async def on_tick(self, counter: int) -> bool:
