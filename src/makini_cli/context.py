@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from makini_cli import terminal as terminal_mod
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from makini_cli.api.resources.connections import ConnectionsAPI
     from makini_cli.api.resources.syncs import SyncsAPI
     from makini_cli.config.secrets import SecretStore
+    from makini_cli.models.sync import Sync
     from makini_cli.output.messages import Messages
     from makini_cli.output.render import Renderer
 
@@ -127,6 +128,7 @@ class AppContext:
                 color=self.settings["color"],
                 stdout=self.terminal.stdout_stream,
                 stdout_is_tty=self.terminal.is_tty("stdout"),
+                width=self.terminal.columns,
             )
         return self._renderer
 
@@ -346,6 +348,31 @@ class AppContext:
     @property
     def account(self) -> AccountAPI:
         return self.api.account
+
+    # ------------------------------------------------------------------ Tab's cache
+
+    def remember_connections(
+        self, items: Iterable[tuple[str, str | None]], *, complete: bool = False
+    ) -> None:
+        """Offer these connection keys on Tab from now on (best effort, never raises)."""
+        from makini_cli import completion
+
+        completion.remember_connections(
+            completion.scope_of(self.settings), items, complete=complete
+        )
+
+    def forget_connections(self, keys: Iterable[str]) -> None:
+        from makini_cli import completion
+
+        completion.forget_connections(completion.scope_of(self.settings), keys)
+
+    def remember_syncs(self, syncs: Iterable[Sync]) -> None:
+        """Offer these sync ids on Tab, described by connection and status."""
+        from makini_cli import completion
+
+        items = [(s.id, f"{s.connection_key or '?'} · {s.status}") for s in syncs if s.id]
+        if items:
+            completion.remember_syncs(completion.scope_of(self.settings), items)
 
     def explain(self, exc: APIError) -> CliError:
         """The user-facing form of an API error, naming the credentials in use."""

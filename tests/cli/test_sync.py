@@ -49,7 +49,9 @@ def test_run_waits_and_exits_0_with_the_final_sync(fast: Served) -> None:
     sync = outcome["sync"]
     assert sync["connection_key"] == key and sync["status"] == "succeeded"
     assert sync["progress"]["records_processed"] == sync["progress"]["records_total"]
-    assert f"{key} {sync['id']}: running" in result.stderr  # plain progress lines off a TTY
+    # plain progress lines off a TTY: the connection's name, its key and the sync id
+    assert f"({key}) {sync['id']}: " in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("1 sync finished in ")
     assert "\x1b" not in result.stderr
     jsonl = run("sync", "run", key, "--scope", "sites", "-o", "jsonl", env=fast.env)
     assert jsonl.code == 0, jsonl
@@ -119,8 +121,9 @@ def test_failed_sync_is_exit_10_and_reauth_is_not_retried(fast: Served) -> None:
     assert status["health"] == "reauth_required"
     result = run("sync", "run", key, env=fast.env)
     assert result.code == 10, result
-    last = result.stderr.strip().splitlines()[-1]
-    assert "REAUTHORIZATION_REQUIRED" in last and "(request req_" in last
+    [error] = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+    assert "REAUTHORIZATION_REQUIRED" in error and error.endswith(")") and "(request req_" in error
+    assert result.stderr.strip().splitlines()[-1].endswith(": 1 failed")
     assert result.json()["error"]["code"] == "REAUTHORIZATION_REQUIRED"
     time.sleep(1.5)  # 30 sandbox seconds: no automatic retry may appear
     history = run("sync", "list", key, env=fast.env).jsonl()

@@ -4,6 +4,11 @@ from typing import Annotated
 
 import typer
 
+from makini_cli.completion import (
+    complete_connection_keys as complete_connection_keys,
+)
+from makini_cli.completion import complete_profiles as complete_profiles
+from makini_cli.completion import complete_sync_ids as complete_sync_ids
 from makini_cli.context import AppContext
 
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
@@ -38,22 +43,3 @@ def new_app(help_text: str, *, name: str | None = None) -> typer.Typer:
         # narrower one click still wraps to the terminal's width.
         context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
     )
-
-
-# Completers: imported lazily, so building the app costs nothing until Tab is pressed.
-def complete_connection_keys(incomplete: str) -> list[tuple[str, str]]:
-    from makini_cli import completion
-
-    return list(completion.complete_connection_keys(incomplete))
-
-
-def complete_sync_ids(incomplete: str) -> list[tuple[str, str]]:
-    from makini_cli import completion
-
-    return list(completion.complete_sync_ids(incomplete))
-
-
-def complete_profiles(incomplete: str) -> list[tuple[str, str]]:
-    from makini_cli import completion
-
-    return list(completion.complete_profiles(incomplete))

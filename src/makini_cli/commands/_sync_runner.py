@@ -13,6 +13,8 @@ here (issue 3), threads on one sync client scale where httpx's async pool degrad
 about 8 requests in flight.
 """
 
+from __future__ import annotations
+
 import heapq
 import itertools
 import threading

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 import typer
 
 from makini_cli.commands._common import app_ctx, new_app
+from makini_cli.completion import choices
 from makini_cli.config.store import PROFILE_KEYS
 from makini_cli.errors import UsageError
 
@@ -18,16 +19,12 @@ app = new_app(
       makini -p prod config get base_url"""
 )
 
-def complete_settings(incomplete: str) -> list[tuple[str, str]]:
-    return [(k, text) for k, text in PROFILE_KEYS.items() if k.startswith(incomplete)]
-
-
 KeyArg = Annotated[
     str,
     typer.Argument(
         metavar="SETTING",
         help=f"One of: {', '.join(PROFILE_KEYS)}.",
-        autocompletion=complete_settings,
+        autocompletion=choices(*PROFILE_KEYS.items()),
     ),
 ]
 
@@ -127,6 +124,7 @@ def list_(
         "color",
         "timeout",
         "max_retries",
+        "ca_bundle",
         "no_input",
         "debug",
     ):

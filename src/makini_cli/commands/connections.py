@@ -1,11 +1,13 @@
 """`makini connections`: the connected systems of the account."""
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 
+from makini_cli.api.errors import APIStatusError
 from makini_cli.commands._common import (
     LimitOption,
     YesOption,
@@ -74,10 +76,16 @@ def list_(
     from makini_cli.output import columns
 
     c = app_ctx(ctx)
-    items = (
-        conn.to_api() for conn in c.connections.list(status=status, health=health, limit=limit)
-    )
-    c.out.stream(items, columns.CONNECTIONS)
+    seen: list[tuple[str, str | None]] = []
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for conn in c.connections.list(status=status, health=health, limit=limit):
+            seen.append((conn.key, conn.name))
+            yield conn.to_api()
+
+    c.out.stream(rows(), columns.CONNECTIONS)
+    # An unfiltered, complete list replaces what Tab offers; anything else adds to it.
+    c.remember_connections(seen, complete=not (status or health or limit))
 
 
 @app.command("get")
@@ -92,7 +100,14 @@ def get(ctx: typer.Context, key: KeyArg) -> None:
     from makini_cli.output import columns
 
     c = app_ctx(ctx)
-    c.out.object(c.connections.get(key).to_api(), columns.CONNECTIONS)
+    try:
+        conn = c.connections.get(key)
+    except APIStatusError as exc:
+        if exc.status == 404:
+            c.forget_connections([key])
+        raise
+    c.remember_connections([(conn.key, conn.name)])
+    c.out.object(conn.to_api(), columns.CONNECTIONS)
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:
@@ -175,6 +190,8 @@ def create(
     # The answer holds the new connection's token pair: print the key, not the tokens.
     shown = {k: v for k, v in data.items() if k not in ("access_token", "refresh_token")}
     c.msg.notice(f"created connection {created.key or '(key not returned)'}")
+    if created.key:
+        c.remember_connections([(created.key, name)])
     c.out.object(shown)
 
 
@@ -220,6 +237,7 @@ def delete(ctx: typer.Context, key: KeyArg, yes: YesOption = False) -> None:
     if not yes:
         c.confirm(f"Delete connection {key}? Its tokens stop working at once")
     c.connections.delete(key)
+    c.forget_connections([key])
     c.msg.notice(f"deleted connection {key}")
 
 

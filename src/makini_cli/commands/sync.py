@@ -1,10 +1,11 @@
 """`makini sync`: run syncs and follow them; list, inspect, cancel and schedule them."""
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from makini_cli.api.errors import APIError
 from makini_cli.commands._common import (
     LimitOption,
     app_ctx,
@@ -13,10 +14,11 @@ from makini_cli.commands._common import (
     new_app,
 )
 from makini_cli.context import AppContext
-from makini_cli.errors import ExitCode, QuietExit, UsageError
+from makini_cli.errors import CliError, ExitCode, QuietExit, UsageError
 
 if TYPE_CHECKING:
     from makini_cli.commands._sync_runner import Outcome, RunOptions, SyncRunner
+    from makini_cli.models.sync import Sync
     from makini_cli.output.progress import ProgressView
 
 app = new_app(
@@ -60,20 +62,41 @@ def _duration(value: str | None, flag: str) -> float | None:
     return None if value is None else parse_duration(value, flag=flag)
 
 
-def _progress_view(c: AppContext) -> "ProgressView":
+def _progress_view(c: AppContext, names: dict[str, str]) -> "ProgressView":
     from makini_cli.output.progress import NullProgress, PlainProgress, RichProgress
 
     if c.flags.get("quiet"):
-        return NullProgress()
+        return NullProgress(names=names)
     if c.terminal.is_tty("stderr"):
-        return RichProgress(color=c.settings["color"])
-    return PlainProgress(c.terminal.stderr)
+        return RichProgress(color=c.settings["color"], names=names)
+    return PlainProgress(c.terminal.stderr, names=names)
 
 
-def _runner(c: AppContext, options: "RunOptions") -> "SyncRunner":
+def _names(c: AppContext, keys: list[str], known: dict[str, str] | None = None) -> dict[str, str]:
+    """Connection names for the progress rows: from what the caller listed, else from Tab's
+    cache (no request). On a terminal, where names matter most, one list call fills in the
+    rest; a failure there only costs the names."""
+    from makini_cli import completion
+
+    names = dict(known or {})
+    cached = dict(completion.cached(completion.scope_of(c.settings), "connections"))
+    names.update({k: str(cached[k]) for k in keys if k not in names and cached.get(k)})
+    if c.terminal.is_tty("stderr") and any(k not in names for k in keys):
+        try:
+            listed = [(conn.key, conn.name) for conn in c.connections.list()]
+        except (CliError, APIError):
+            return names
+        c.remember_connections(listed, complete=True)
+        names.update({k: n for k, n in listed if n and k in keys and k not in names})
+    return names
+
+
+def _runner(c: AppContext, options: "RunOptions", names: dict[str, str]) -> "SyncRunner":
     from makini_cli.commands._sync_runner import SyncRunner
 
-    runner = SyncRunner(c.syncs, options, _progress_view(c), c.msg.warn, explain=c.explain)
+    runner = SyncRunner(
+        c.syncs, options, _progress_view(c, names), c.msg.warn, explain=c.explain
+    )
     # Ctrl-C must not sit out a Retry-After wait inside a worker thread.
     c.client.sleep = runner.sleep
     return runner
@@ -187,8 +210,11 @@ def run(
         stall_after=_duration(stall_after, "--stall-after") or 120.0,
     )
     targets = list(dict.fromkeys(keys or []))  # a key given twice is synced once
+    known: dict[str, str] = {}
     if all_:
         listed = list(c.connections.list())
+        known = {conn.key: conn.name for conn in listed if conn.name}
+        c.remember_connections(((conn.key, conn.name) for conn in listed), complete=True)
         targets = [conn.key for conn in listed if conn.status == "active"]
         skipped = len(listed) - len(targets)
         if skipped:
@@ -197,7 +223,7 @@ def run(
             c.msg.notice("no active connections to sync")
             return
     options.several = all_ or len(targets) > 1
-    runner = _runner(c, options)
+    runner = _runner(c, options, _names(c, targets, known))
     _report(
         c, runner, runner.run_many(targets, concurrency), several=options.several, command="run"
     )
@@ -234,9 +260,9 @@ def watch(
         timeout=_duration(timeout, "--timeout"),
         policy=PollPolicy(first=min(0.5, ceiling), ceiling=ceiling),
     )
-    runner = _runner(c, options)
     tracker = c.syncs.track(sync_id)
     key = tracker.key or sync_id
+    runner = _runner(c, options, _names(c, [key]))
     _report(c, runner, runner.run_many([], 1, {key: tracker}), several=False, command="watch")
 
 
@@ -249,7 +275,7 @@ def _report(
     command: str,
 ) -> None:
     """Print outcomes as they arrive, then exit with the worst one's code."""
-    from makini_cli.commands._sync_runner import worst
+    from makini_cli.commands._sync_runner import Outcome, worst
     from makini_cli.output.progress import RichProgress
 
     seen: list[Outcome] = []
@@ -278,12 +304,15 @@ def _report(
         else:
             for outcome in arrived():
                 out.text(_summary_line(outcome))
-        if several and mode == "table":
+        if several and mode in ("table", "wide"):
             out.text(_totals(seen))
     except KeyboardInterrupt:
         runner.stop.set()
         _detached(c, runner)
         raise QuietExit(ExitCode.INTERRUPTED) from None
+    # The display stopped when the last sync ended; the run ends with its total time.
+    runner.progress.close(runner.progress.totals() if seen else None)
+    c.remember_syncs(o.sync for o in seen if o.sync is not None)
     _github(c, seen, command)
     code = worst(seen)
     if code != ExitCode.OK:
@@ -339,9 +368,8 @@ def _explain(c: AppContext, o: "Outcome") -> None:
         follow = (
             f"makini sync watch {o.sync_id}" if o.sync_id else f"makini connections status {o.key}"
         )
-        c.msg.warn(
-            f"{o.key}: still running when the wait timed out; the sync goes on. Follow it: {follow}"
-        )
+        c.msg.warn(f"{o.key}: still running when the wait timed out; the sync goes on. Follow it:")
+        c.msg.hint(follow)
     elif o.result in ("conflict", "error") and o.error is not None:
         o.error.message = f"{o.key}: {o.error.message}"
         c.msg.error(o.error)
@@ -350,18 +378,19 @@ def _explain(c: AppContext, o: "Outcome") -> None:
 
 
 def _detached(c: AppContext, runner: "SyncRunner") -> None:
+    if c.msg.quiet:
+        return
     for key, tracker in sorted(runner.active.items()):
         if tracker.sync_id:
             c.msg.notice(
                 f"detached from sync {tracker.sync_id} of {key}; it goes on on the server. "
-                f"Follow it: makini sync watch {tracker.sync_id} · "
-                f"stop it: makini sync cancel {tracker.sync_id}"
+                "Follow it, or stop it:"
             )
+            c.msg.hint(f"makini sync watch {tracker.sync_id}")
+            c.msg.hint(f"makini sync cancel {tracker.sync_id}")
         else:
-            c.msg.notice(
-                f"detached from the sync of {key}; it goes on. "
-                f"Check it: makini connections status {key}"
-            )
+            c.msg.notice(f"detached from the sync of {key}; it goes on. Check it:")
+            c.msg.hint(f"makini connections status {key}")
 
 
 def _github(c: AppContext, outcomes: "list[Outcome]", command: str) -> None:
@@ -411,9 +440,15 @@ def list_(
     from makini_cli.output import columns
 
     c = app_ctx(ctx)
-    c.out.stream(
-        (s.to_api() for s in c.syncs.history(key, status=status, limit=limit)), columns.SYNCS
-    )
+    seen: list[Sync] = []
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for sync in c.syncs.history(key, status=status, limit=limit):
+            seen.append(sync)
+            yield sync.to_api()
+
+    c.out.stream(rows(), columns.SYNCS)
+    c.remember_syncs(seen)
 
 
 @app.command("get")
@@ -428,7 +463,9 @@ def get(ctx: typer.Context, sync_id: IdArg) -> None:
     from makini_cli.output import columns
 
     c = app_ctx(ctx)
-    c.out.object(c.syncs.get(sync_id).to_api(), columns.SYNCS)
+    sync = c.syncs.get(sync_id)
+    c.remember_syncs([sync])
+    c.out.object(sync.to_api(), columns.SYNCS)
 
 
 @app.command("cancel")
