@@ -13,7 +13,8 @@ def test_connections_list_piped_uses_the_sandbox_and_says_so() -> None:
     assert {"key", "name", "status", "health", "platform"} <= set(rows[0])
     assert "bundled sandbox" in result.stderr
     # The note goes to stderr only: stdout stays pure JSON Lines for jq.
-    assert "sandbox" not in result.stdout.split("\n")[0][:1]
+    assert "note:" not in result.stdout and "bundled sandbox" not in result.stdout
+    assert all(line.startswith("{") for line in result.stdout.splitlines())
 
 
 def test_state_persists_across_runs_in_the_data_dir() -> None:

@@ -100,10 +100,12 @@ def test_plain_progress_prints_changes_and_throttles_repeats() -> None:
 
 def test_github_annotation_escapes_and_summary_table() -> None:
     assert annotation("makini sync: run", "a%b\nc") == "::error title=makini sync%3A run::a%25b%0Ac"
+    from makini_cli.commands.sync import _summary_row
+
     table = summary_table([
-        Outcome("k1", "succeeded", sync("succeeded", 100), elapsed=12.0),
-        Outcome("k|2", "failed", sync("failed", error={"code": "SYSTEM_UNREACHABLE",
-                                                     "message": "down"})),
+        _summary_row(Outcome("k1", "succeeded", sync("succeeded", 100), elapsed=12.0)),
+        _summary_row(Outcome("k|2", "failed", sync("failed", error={
+            "code": "SYSTEM_UNREACHABLE", "message": "down"}))),
     ])
     lines = table.strip().splitlines()
     assert lines[2] == "| Connection | Sync | Result | Records | Duration | Error |"

@@ -19,6 +19,7 @@ from makini_cli.errors import CliError, ExitCode, QuietExit, UsageError
 if TYPE_CHECKING:
     from makini_cli.commands._sync_runner import Outcome, RunOptions, SyncRunner
     from makini_cli.models.sync import Sync
+    from makini_cli.output.github import SummaryRow
     from makini_cli.output.progress import ProgressView
 
 app = new_app(
@@ -393,6 +394,24 @@ def _detached(c: AppContext, runner: "SyncRunner") -> None:
             c.msg.hint(f"makini connections status {key}")
 
 
+def _summary_row(o: "Outcome") -> "SummaryRow":
+    from makini_cli.output.github import SummaryRow
+
+    sync = o.sync
+    records = None
+    if sync and sync.progress and sync.progress.records_total:
+        records = sync.progress.records_processed or 0
+    error = o.record()["error"]
+    return SummaryRow(
+        connection=o.key,
+        sync_id=o.sync_id,
+        result=o.result,
+        records=records,
+        seconds=o.elapsed,
+        error=f"{error['code']}: {error['message']}" if error else None,
+    )
+
+
 def _github(c: AppContext, outcomes: "list[Outcome]", command: str) -> None:
     """GitHub Actions: an ::error:: annotation per failure, and a step-summary table."""
     if c.env.get("GITHUB_ACTIONS") != "true":
@@ -406,7 +425,7 @@ def _github(c: AppContext, outcomes: "list[Outcome]", command: str) -> None:
     if path:
         try:
             with open(path, "a", encoding="utf-8") as fh:
-                fh.write(summary_table(outcomes))
+                fh.write(summary_table([_summary_row(o) for o in outcomes]))
         except OSError as exc:
             c.msg.warn(f"cannot append to GITHUB_STEP_SUMMARY ({path}): {exc.strerror or exc}")
 

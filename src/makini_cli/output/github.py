@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from makini_cli.durations import format_duration
 from makini_cli.output.sanitize import clean
-
-if TYPE_CHECKING:
-    from makini_cli.commands._sync_runner import Outcome
 
 
 def _escape_data(text: str) -> str:
@@ -28,25 +25,29 @@ def _cell(text: str) -> str:
     return clean(text).replace("|", "\\|").replace("\n", " ")
 
 
-def summary_table(outcomes: Sequence[Outcome]) -> str:
+@dataclass(frozen=True)
+class SummaryRow:
+    """One connection's line in the step summary (output/ knows no command types)."""
+
+    connection: str
+    sync_id: str | None
+    result: str
+    records: int | None
+    seconds: float
+    error: str | None
+
+
+def summary_table(rows: Sequence[SummaryRow]) -> str:
     lines = [
         "### makini sync",
         "",
         "| Connection | Sync | Result | Records | Duration | Error |",
         "|---|---|---|---:|---:|---|",
     ]
-    for o in outcomes:
-        sync = o.sync
-        records = ""
-        if sync and sync.progress and sync.progress.records_total:
-            records = f"{sync.progress.records_processed or 0:,}"
-        error = ""
-        if sync and sync.error:
-            error = f"{sync.error.code}: {sync.error.message}"
-        elif o.error:
-            error = f"{o.error.code}: {o.error.message}"
+    for row in rows:
+        records = f"{row.records:,}" if row.records is not None else ""
         lines.append(
-            f"| {_cell(o.key)} | {_cell(o.sync_id or '')} | {o.result} | {records} "
-            f"| {format_duration(o.elapsed)} | {_cell(error)} |"
+            f"| {_cell(row.connection)} | {_cell(row.sync_id or '')} | {_cell(row.result)} "
+            f"| {records} | {format_duration(row.seconds)} | {_cell(row.error or '')} |"
         )
     return "\n".join(lines) + "\n\n"
