@@ -9,42 +9,15 @@ process: a pty, signals, pipes, the fresh install.
 from __future__ import annotations
 
 import io
-import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
 
 from makini_cli.main import main
 from makini_cli.terminal import Terminal
+from tests.handles import Result
 
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-    argv: list[str]
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-    def jsonl(self) -> list[Any]:
-        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
-
-    def error(self) -> dict[str, Any]:
-        """The one-object JSON error on stderr (json output modes)."""
-        lines = [ln for ln in self.stderr.splitlines() if ln.startswith("{")]
-        assert lines, f"no JSON error on stderr: {self.stderr!r}"
-        err: dict[str, Any] = json.loads(lines[-1])["error"]
-        return err
-
-    def __str__(self) -> str:
-        return (
-            f"makini {' '.join(self.argv)} -> {self.code}\n"
-            f"--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
-        )
+__all__ = ["Result", "invoke", "patched_env"]
 
 
 @contextmanager

@@ -163,12 +163,17 @@ class AppContext:
 
         s = self.settings
         client_id = s["client_id"]
+        demo = None
+        if s.is_sandbox:
+            from makini_cli.sandbox.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+
+            demo = (DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
         return credentials.resolve(
             self.env,
             s.profile_name,
             str(client_id) if client_id else None,
             self.secrets,
-            is_sandbox=s.is_sandbox,
+            sandbox_demo=demo,
         )
 
     def token_cache(self, what: str) -> TokenCache:
@@ -207,56 +212,16 @@ class AppContext:
     # ------------------------------------------------------------------ API
 
     def _server_url(self) -> str:
-        s = self.settings
-        if s.implicit_sandbox and self.env.get("CI", "") not in ("", "0", "false"):
-            raise ConfigError(
-                "CI is set and no profile, base URL or credentials are configured",
-                hint="set MAKINI_CLIENT_ID and MAKINI_CLIENT_SECRET (or MAKINI_TOKEN) and "
-                "MAKINI_BASE_URL; pass --base-url sandbox to use the bundled sandbox on purpose",
-            )
-        if not s.is_sandbox:
-            return s.base_url
-        if s.implicit_sandbox:
-            self.msg.notice(
-                "note: nothing is configured, so this runs against the bundled sandbox "
-                "(`makini auth login` to use your Makini account)"
-            )
-        return AppContext.sandbox_url or self._start_embedded_sandbox()
+        from makini_cli import locate
 
-    def _start_embedded_sandbox(self) -> str:
-        # By default the sandbox is a background process shared by every run on the data
-        # dir (sandbox/background.py): starting it in-process cost each run over a second.
-        # MAKINI_SANDBOX_MODE=embedded still serves one run in-process and leaves nothing
-        # running afterwards.
-        from makini_cli.sandbox import background
-        from makini_cli.sandbox.settings import default_data_dir
-
-        if background.mode(self.env) == "background":
-            running = background.ensure_running(default_data_dir(), self.env)
-            state = running.state
-            if self.settings["debug"]:
-                how = "started" if running.started else "reusing"
-                why = f" (the recorded one: {running.replaced})" if running.replaced else ""
-                self.debug_log(f"sandbox: {how} pid {state.pid} at {state.url}{why}")
-            if running.started:
-                from makini_cli.durations import format_duration
-
-                idle = format_duration(state.idle_exit) if state.idle_exit else "a while"
-                self.msg.notice(
-                    f"note: started the bundled sandbox in the background at {state.url}; "
-                    f"it stops after {idle} without a request, or on `makini sandbox stop`"
-                )
-            return state.url
-        try:
-            from makini_cli.sandbox.server import EmbeddedSandbox
-            from makini_cli.sandbox.settings import SandboxSettings
-        except ImportError as exc:
-            raise ConfigError(
-                "the bundled sandbox is not installed",
-                hint="pip install 'makini-cli[sandbox]', or choose a server with --base-url",
-            ) from exc
-        sandbox = EmbeddedSandbox(SandboxSettings(data_dir=default_data_dir()))
-        return str(self.resources.enter_context(sandbox).base_url)
+        return locate.server_url(
+            self.settings,
+            self.env,
+            self.resources,
+            notice=self.msg.notice,
+            debug=self.debug_log if self.settings["debug"] else None,
+            running=AppContext.sandbox_url,
+        )
 
     @property
     def client(self) -> ApiClient:

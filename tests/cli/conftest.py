@@ -16,57 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from makini_cli.context import AppContext
 from makini_cli.sandbox.clock import ManualClock
 from makini_cli.sandbox.server import EmbeddedSandbox
-from makini_cli.sandbox.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, SandboxSettings
+from makini_cli.sandbox.settings import SandboxSettings
+from tests.handles import SandboxHandle
 
 
 @dataclass
-class Sandbox:
-    url: str
-    data_dir: Path
-    clock: ManualClock | None = None
-    client_id: str = DEMO_CLIENT_ID
-    client_secret: str = DEMO_CLIENT_SECRET
-    _token: str | None = field(default=None, repr=False)
+class Sandbox(SandboxHandle):
+    """A sandbox in this process; `clock` when it runs on a manual clock."""
 
-    @property
-    def env(self) -> dict[str, str | None]:
-        """Environment for a CI-style run against this server."""
-        return {
-            "MAKINI_BASE_URL": self.url,
-            "MAKINI_CLIENT_ID": self.client_id,
-            "MAKINI_CLIENT_SECRET": self.client_secret,
-        }
-
-    def admin_token(self) -> str:
-        if self._token is None:
-            resp = httpx.post(
-                f"{self.url}/link/token",
-                json={
-                    "grant_type": "client_credentials",
-                    "client_id": self.client_id,
-                    "client_secret": self.client_secret,
-                },
-            )
-            resp.raise_for_status()
-            self._token = str(resp.json()["access_token"])
-        return self._token
-
-    def control(self, method: str, path: str, json: object = None) -> httpx.Response:
-        """Steer the sandbox (faults, clock) the way its own control routes allow."""
-        resp = httpx.request(
-            method,
-            f"{self.url}/sandbox/{path}",
-            json=json,
-            headers={"Authorization": f"Bearer {self.admin_token()}"},
-        )
-        resp.raise_for_status()
-        return resp
+    clock: ManualClock | None = field(default=None, kw_only=True)
 
 
 def settings_from_flags(data_dir: Path, flags: tuple[str, ...]) -> SandboxSettings:

@@ -8,39 +8,23 @@ from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.cli.conftest import Sandbox as Served
 from tests.inproc import invoke as run
 
 
-def quiet_schedules(served: Served) -> None:
-    """Seeded connections sync hourly; on a fast clock that would race the tests."""
-    headers = {"Authorization": f"Bearer {served.admin_token()}"}
-    rows = run("connections", "list", env=served.env).jsonl()
-    for row in rows:
-        if row["status"] == "active":
-            httpx.put(f"{served.url}/api/system/connections/{row['key']}/schedule",
-                      json={"enabled": False, "interval_minutes": 60}, headers=headers)
-
-
-def keys_by_health(served: Served) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for row in run("connections", "list", "--status", "active", env=served.env).jsonl():
-        found.setdefault(row["health"], []).append(row["key"])
-    return found
-
-
 @pytest.fixture
 def fast(sandbox_factory: Callable[..., Served]) -> Served:
     served = sandbox_factory("--clock-speed", "20")
-    quiet_schedules(served)
+    served.quiet_schedules()
     return served
 
 
 def test_run_waits_and_exits_0_with_the_final_sync(fast: Served) -> None:
-    key = keys_by_health(fast)["online"][0]
+    key = fast.keys_by_health()["online"][0]
+    name = next(r["name"] for r in run("connections", "list", env=fast.env).jsonl()
+                if r["key"] == key)  # a list also tells later runs the names
     result = run("sync", "run", key, env=fast.env)
     assert result.code == 0, result
     outcome = result.json()
@@ -50,7 +34,7 @@ def test_run_waits_and_exits_0_with_the_final_sync(fast: Served) -> None:
     assert sync["connection_key"] == key and sync["status"] == "succeeded"
     assert sync["progress"]["records_processed"] == sync["progress"]["records_total"]
     # plain progress lines off a TTY: the connection's name, its key and the sync id
-    assert f"({key}) {sync['id']}: " in result.stderr
+    assert f"{name} ({key}) {sync['id']}: " in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("1 sync finished in ")
     assert "\x1b" not in result.stderr
     jsonl = run("sync", "run", key, "--scope", "sites", "-o", "jsonl", env=fast.env)
@@ -63,7 +47,7 @@ def test_run_waits_and_exits_0_with_the_final_sync(fast: Served) -> None:
 
 
 def test_no_wait_prints_the_queued_sync_and_already_running_is_exit_7(fast: Served) -> None:
-    key = keys_by_health(fast)["online"][0]
+    key = fast.keys_by_health()["online"][0]
     queued = run("sync", "run", key, "--no-wait", "--full", env=fast.env)
     assert queued.code == 0, queued
     assert queued.json()["outcome"] == "started"
@@ -88,7 +72,7 @@ def test_no_wait_prints_the_queued_sync_and_already_running_is_exit_7(fast: Serv
 
 
 def test_idempotent_rerun_starts_nothing_new(fast: Served) -> None:
-    key = keys_by_health(fast)["online"][1]
+    key = fast.keys_by_health()["online"][1]
     first = run("sync", "run", key, "--idempotency-key", "deploy-77", env=fast.env)
     assert first.code == 0, first
     again = run("sync", "run", key, "--idempotency-key", "deploy-77", env=fast.env)
@@ -101,8 +85,8 @@ def test_idempotent_rerun_starts_nothing_new(fast: Served) -> None:
 
 
 def test_timeout_is_exit_8_and_the_sync_goes_on(sandbox: Served) -> None:
-    quiet_schedules(sandbox)
-    key = keys_by_health(sandbox)["online"][0]
+    sandbox.quiet_schedules()
+    key = sandbox.keys_by_health()["online"][0]
     result = run("sync", "run", key, "--full", "--timeout", "1s", env=sandbox.env)
     assert result.code == 8, result
     assert result.json()["outcome"] == "timeout"
@@ -115,7 +99,7 @@ def test_timeout_is_exit_8_and_the_sync_goes_on(sandbox: Served) -> None:
 
 
 def test_failed_sync_is_exit_10_and_reauth_is_not_retried(fast: Served) -> None:
-    key = keys_by_health(fast)["online"][0]
+    key = fast.keys_by_health()["online"][0]
     assert run("sandbox", "break-credentials", key, env=fast.env).code == 0
     status = run("connections", "status", key, env=fast.env).jsonl()[0]
     assert status["health"] == "reauth_required"
@@ -133,7 +117,7 @@ def test_failed_sync_is_exit_10_and_reauth_is_not_retried(fast: Served) -> None:
 
 
 def test_all_with_mixed_outcomes_and_the_actions_summary(fast: Served, tmp_path: Path) -> None:
-    health = keys_by_health(fast)
+    health = fast.keys_by_health()
     broken = health["online"][0]
     assert run("sandbox", "break-credentials", broken, env=fast.env).code == 0
     summary = tmp_path / "summary.md"
@@ -158,7 +142,7 @@ def test_all_with_mixed_outcomes_and_the_actions_summary(fast: Served, tmp_path:
 
 
 def test_outage_backs_off_then_recovers_by_itself(fast: Served) -> None:
-    key = keys_by_health(fast)["online"][0]
+    key = fast.keys_by_health()["online"][0]
     assert run("sync", "run", key, env=fast.env).code == 0
     assert run("sync", "schedule", "set", key, "--every", "15m", env=fast.env).code == 0
     schedule = run("sync", "schedule", "get", key, env=fast.env).json()
@@ -201,3 +185,18 @@ def test_documented_calls_only_give_the_same_exit_codes(
     assert "REAUTHORIZATION_REQUIRED" in failing.stderr
     listed = run("sync", "list", key, env=served.env)
     assert listed.code == 1 and "capability 'syncs'" in listed.stderr
+
+
+def test_on_a_terminal_results_are_a_table_that_fits(fast: Served) -> None:
+    health = fast.keys_by_health()
+    keys = [health["online"][0], health["offline"][0]]
+    for columns in (60, 120):
+        result = run("sync", "run", *keys, env=fast.env, tty=True, columns=columns)
+        assert result.code == 10, result
+        lines = result.stdout.splitlines()
+        assert lines[0].split()[0] == "CONNECTION"
+        assert all(len(line) <= columns for line in lines), result.stdout
+        assert {key for key in keys if any(line.startswith(key) for line in lines)} == set(keys)
+        assert "SYSTEM_UNREACHABLE" in result.stdout  # codes are never cut
+        if columns == 120:
+            assert "SYNC" in lines[0] and "sync_" in result.stdout

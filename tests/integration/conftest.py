@@ -12,55 +12,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.handles import SandboxHandle
 
 DEMO_ID = "sandbox-client"
 DEMO_SECRET = "sandbox-secret"
 
 
 @dataclass
-class Served:
-    url: str
-    data_dir: Path
-    process: subprocess.Popen[str]
-    client_id: str = DEMO_ID
-    client_secret: str = DEMO_SECRET
-    _token: str | None = field(default=None, repr=False)
+class Served(SandboxHandle):
+    """A `makini sandbox serve` subprocess."""
 
-    @property
-    def env(self) -> dict[str, str]:
-        """Environment for a CI-style run against this server."""
-        return {
-            "MAKINI_BASE_URL": self.url,
-            "MAKINI_CLIENT_ID": self.client_id,
-            "MAKINI_CLIENT_SECRET": self.client_secret,
-        }
-
-    def admin_token(self) -> str:
-        if self._token is None:
-            resp = httpx.post(
-                f"{self.url}/link/token",
-                json={
-                    "grant_type": "client_credentials",
-                    "client_id": self.client_id,
-                    "client_secret": self.client_secret,
-                },
-            )
-            resp.raise_for_status()
-            self._token = str(resp.json()["access_token"])
-        return self._token
-
-    def control(self, method: str, path: str, json: object = None) -> httpx.Response:
-        """Steer the sandbox (faults, clock) the way its own control routes allow."""
-        resp = httpx.request(
-            method,
-            f"{self.url}/sandbox/{path}",
-            json=json,
-            headers={"Authorization": f"Bearer {self.admin_token()}"},
-        )
-        resp.raise_for_status()
-        return resp
+    process: subprocess.Popen[str] = field(kw_only=True)
 
 
 def start_sandbox(data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Served:
@@ -90,7 +54,7 @@ def start_sandbox(data_dir: Path, *extra: str, env: dict[str, str] | None = None
         proc.kill()
         _, err = proc.communicate(timeout=10)
         raise RuntimeError(f"sandbox did not start: {url!r}\n{err}")
-    return Served(url=url, data_dir=data_dir, process=proc)
+    return Served(url, data_dir, process=proc)
 
 
 def stop_sandbox(served: Served) -> None:

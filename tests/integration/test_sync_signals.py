@@ -8,27 +8,8 @@ import signal
 import subprocess
 import sys
 
-import httpx
-
 from tests.integration.cli import run
 from tests.integration.conftest import Served
-
-
-def quiet_schedules(served: Served) -> None:
-    """Seeded connections sync hourly; on a fast clock that would race the tests."""
-    headers = {"Authorization": f"Bearer {served.admin_token()}"}
-    rows = run("connections", "list", env=served.env).jsonl()
-    for row in rows:
-        if row["status"] == "active":
-            httpx.put(f"{served.url}/api/system/connections/{row['key']}/schedule",
-                      json={"enabled": False, "interval_minutes": 60}, headers=headers)
-
-
-def keys_by_health(served: Served) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for row in run("connections", "list", "--status", "active", env=served.env).jsonl():
-        found.setdefault(row["health"], []).append(row["key"])
-    return found
 
 
 def run_in_background(served: Served, *args: str) -> tuple[subprocess.Popen[str], str]:
@@ -45,8 +26,8 @@ def run_in_background(served: Served, *args: str) -> tuple[subprocess.Popen[str]
 
 
 def test_cancel_while_waiting_is_exit_12(sandbox: Served) -> None:
-    quiet_schedules(sandbox)
-    key = keys_by_health(sandbox)["online"][0]
+    sandbox.quiet_schedules()
+    key = sandbox.keys_by_health()["online"][0]
     proc, sync_id = run_in_background(sandbox, "sync", "run", key, "--full", "--interval", "0.3s")
     cancelled = run("sync", "cancel", sync_id, env=sandbox.env)
     assert cancelled.code == 0, cancelled
@@ -57,8 +38,8 @@ def test_cancel_while_waiting_is_exit_12(sandbox: Served) -> None:
 
 
 def test_ctrl_c_detaches_and_leaves_the_sync_running(sandbox: Served) -> None:
-    quiet_schedules(sandbox)
-    key = keys_by_health(sandbox)["online"][1]
+    sandbox.quiet_schedules()
+    key = sandbox.keys_by_health()["online"][1]
     proc, sync_id = run_in_background(sandbox, "sync", "run", key, "--full")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)

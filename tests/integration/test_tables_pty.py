@@ -6,61 +6,22 @@ COLUMNS, so the width comes from the terminal the way it does for a user.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import re
-import select
-import struct
-import subprocess
-import sys
-import termios
-import time
 
 import pytest
 
 from tests.integration.cli import run
 from tests.integration.conftest import Served
+from tests.integration.terminal import run_in_pty
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 ALL_HEADERS = ["KEY", "NAME", "PLATFORM", "STATUS", "HEALTH", "LAST SYNC"]
 
 
 def run_at_width(args: list[str], columns: int, env: dict[str, str]) -> tuple[int, list[str]]:
-    """Run makini with stdin and stdout on a terminal `columns` wide; its visible lines."""
-    main, child = pty.openpty()
-    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    full_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    full_env.update(env)
-    # stderr apart: notices are not table lines, and they are not this test's subject.
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "makini_cli", *args],
-        stdin=child,
-        stdout=child,
-        stderr=subprocess.PIPE,
-        env=full_env,
-        close_fds=True,
-    )
-    os.close(child)
-    seen = b""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([main], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(main, 4096)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            seen += chunk
-        elif proc.poll() is not None:
-            break
-    _, err = proc.communicate(timeout=30)
-    os.close(main)
-    assert b"Traceback" not in err, err.decode(errors="replace")
-    text = ANSI.sub("", seen.decode(errors="replace")).replace("\r", "")
-    return proc.returncode, [line for line in text.split("\n") if line.strip()]
+    """Run makini on a terminal `columns` wide; its visible lines (stderr kept apart:
+    notices are not table lines, and they are not this test's subject)."""
+    screen = run_in_pty(args, env, columns=columns, stderr_apart=True)
+    return screen.code, screen.lines
 
 
 def headers(line: str) -> list[str]:

@@ -2,44 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import pty
-import select
-import subprocess
-import sys
-import time
-
+from tests.integration import terminal
 from tests.integration.cli import run
 from tests.integration.conftest import Served
 
 
 def run_in_pty(args: list[str], answer: str | None, env: dict[str, str]) -> tuple[int, str]:
-    """Run makini with stdin, stdout and stderr on a pseudo-terminal; answer one prompt."""
-    main, child = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "makini_cli", *args], stdin=child,
-                            stdout=child, stderr=child, env={**os.environ, **env}, close_fds=True)
-    os.close(child)
-    seen = b""
-    answered = answer is None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([main], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(main, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-            if not answered and b"[y/N]" in seen:
-                os.write(main, (answer or "") .encode() + b"\n")
-                answered = True
-        elif proc.poll() is not None:
-            break
-    code = proc.wait(timeout=30)
-    os.close(main)
-    return code, seen.decode(errors="replace")
+    screen = terminal.run_in_pty(args, env, answer=answer)
+    return screen.code, screen.raw
 
 
 def test_delete_asks_on_a_terminal(sandbox: Served) -> None:

@@ -277,7 +277,7 @@ def _report(
 ) -> None:
     """Print outcomes as they arrive, then exit with the worst one's code."""
     from makini_cli.commands._sync_runner import Outcome, worst
-    from makini_cli.output.progress import RichProgress
+    from makini_cli.output import columns
 
     seen: list[Outcome] = []
     out = c.out
@@ -297,16 +297,17 @@ def _report(
             out.stream((o.record() for o in arrived()), None)
         elif mode == "csv":
             out.stream((o.flat() for o in arrived()), None)
-        elif isinstance(runner.progress, RichProgress):
-            # The live display owns the terminal until it stops; the summary follows it.
+        elif out.is_tty:
+            # A table, once the live display (which owns the terminal until the last sync
+            # ends) has stopped: whole ids, names cut before anything else goes.
             finished = list(arrived())
-            for outcome in finished:
-                out.text(_summary_line(outcome))
+            runner.progress.close()
+            names = getattr(runner.progress, "names", {})
+            out.stream((_result_row(o, names) for o in finished), columns.SYNC_RESULTS)
         else:
+            # Piped: one plain line per connection as it ends, for a log or a `while read`.
             for outcome in arrived():
                 out.text(_summary_line(outcome))
-        if several and mode in ("table", "wide"):
-            out.text(_totals(seen))
     except KeyboardInterrupt:
         runner.stop.set()
         _detached(c, runner)
@@ -341,11 +342,21 @@ def _summary_line(o: "Outcome") -> str:
     return f"{o.key}{ident}: {detail}"
 
 
-def _totals(outcomes: "list[Outcome]") -> str:
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.result] = counts.get(o.result, 0) + 1
-    return ", ".join(f"{n} {result}" for result, n in sorted(counts.items()))
+def _result_row(o: "Outcome", names: dict[str, str]) -> dict[str, object]:
+    sync = o.sync
+    records = None
+    if sync and sync.progress and sync.progress.records_total:
+        records = sync.progress.records_processed or 0
+    error = o.record()["error"]
+    return {
+        "connection_key": o.key,
+        "name": names.get(o.key),
+        "sync_id": o.sync_id,
+        "outcome": o.result,
+        "records": records,
+        "seconds": o.elapsed,
+        "error": error,
+    }
 
 
 def _explain(c: AppContext, o: "Outcome") -> None:

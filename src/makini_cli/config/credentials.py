@@ -73,9 +73,14 @@ def from_environment(env: Mapping[str, str]) -> Credentials | None:
 
 
 def stored(
-    profile: str, client_id: str | None, secrets: SecretReader, *, is_sandbox: bool
+    profile: str,
+    client_id: str | None,
+    secrets: SecretReader,
+    *,
+    sandbox_demo: tuple[str, str] | None = None,
 ) -> Credentials:
-    """What the profile itself holds, ignoring the environment."""
+    """What the profile itself holds, ignoring the environment; `sandbox_demo` is the
+    bundled sandbox's public (client id, secret), when the profile points at it."""
     login = f"run `makini auth login -p {profile}` again"
     token = secrets.get(secret_name(profile, "token"))
     if token:
@@ -95,14 +100,12 @@ def stored(
                 persistent=True,
                 fix_hint=login,
             )
-    if is_sandbox:
-        from makini_cli.sandbox.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-
+    if sandbox_demo is not None:
         return Credentials(
             "sandbox-demo",
             "the sandbox's built-in demo credentials",
-            client_id=DEMO_CLIENT_ID,
-            client_secret=DEMO_CLIENT_SECRET,
+            client_id=sandbox_demo[0],
+            client_secret=sandbox_demo[1],
             fix_hint="the sandbox was started with other credentials: set MAKINI_CLIENT_ID "
             "and MAKINI_CLIENT_SECRET to the ones it printed",
         )
@@ -115,6 +118,8 @@ def resolve(
     client_id: str | None,
     secrets: SecretReader,
     *,
-    is_sandbox: bool,
+    sandbox_demo: tuple[str, str] | None = None,
 ) -> Credentials:
-    return from_environment(env) or stored(profile, client_id, secrets, is_sandbox=is_sandbox)
+    return from_environment(env) or stored(
+        profile, client_id, secrets, sandbox_demo=sandbox_demo
+    )

@@ -76,3 +76,25 @@ SYNCS = [
     Column("FINISHED", "finished_at", priority=30, time=True),
     Column("ERROR", "error", fmt=_error_code, priority=50),
 ]
+
+
+def _records(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else ""
+
+
+def _seconds(value: Any) -> str:
+    from makini_cli.durations import format_duration
+
+    return format_duration(float(value)) if isinstance(value, int | float) else ""
+
+
+#: `sync run` / `sync watch` on a terminal: one row per connection's result.
+SYNC_RESULTS = [
+    Column("CONNECTION", "connection_key", keep=True),
+    Column("NAME", "name", priority=30, cut=True, min_width=12),
+    Column("SYNC", "sync_id", priority=20),
+    Column("RESULT", "outcome", priority=60),
+    Column("RECORDS", "records", fmt=_records, priority=10),
+    Column("TIME", "seconds", fmt=_seconds, priority=40),
+    Column("ERROR", "error", fmt=_error_code, priority=50),
+]
