@@ -287,18 +287,46 @@ def describe_global_options(root_command: Any) -> None:
         rows.append((names + metavar, str(param.help or "")))
     if not rows:
         return
-    width = max(len(left) for left, _ in rows) + 2
-    block = "\b\nGlobal options (before or after the command):\n" + "\n".join(
-        f"  {left.ljust(width)}{text}" for left, text in rows
-    )
+    import shutil
+    import textwrap
+
+    left_width = max(len(left) for left, _ in rows) + 2
+    # Kept verbatim by click (\b), so wrapped here, to the width click wraps the rest to.
+    columns = max(min(shutil.get_terminal_size().columns, 120) - 4, 60)
+    text_width = max(columns - left_width - 2, 30)
+    lines = ["\b", "Global options (before or after the command):"]
+    for left, text in rows:
+        wrapped = textwrap.wrap(text, text_width) or [""]
+        lines.append(f"  {left.ljust(left_width)}{wrapped[0]}")
+        lines += [f"  {'':{left_width}}{more}" for more in wrapped[1:]]
+    block = "\n".join(lines)
 
     def walk(command: Any) -> None:
         for sub in (getattr(command, "commands", None) or {}).values():
             if block not in (sub.epilog or ""):
                 sub.epilog = f"{sub.epilog}\n\n{block}" if sub.epilog else block
+            _examples_last(sub)
             walk(sub)
 
+    _examples_last(root_command)
     walk(root_command)
+
+
+EXAMPLES = "\n\b\nExamples:"
+
+
+def _examples_last(command: Any) -> None:
+    """Move a help text's Examples to the very end, after the options (as gh does): they
+    are what a reader scrolls down for."""
+    import inspect
+
+    text = inspect.cleandoc(command.help or "")
+    if EXAMPLES not in text:
+        return
+    before, _, examples = text.partition(EXAMPLES)
+    command.help = before.rstrip()
+    tail = "\b\nExamples:" + examples
+    command.epilog = f"{command.epilog}\n\n{tail}" if command.epilog else tail
 
 
 # ---------------------------------------------------------------------- boundary

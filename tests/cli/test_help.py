@@ -30,6 +30,10 @@ def test_every_help_has_examples_and_named_metavars(path: tuple[str, ...]) -> No
     result = run(*path, "--help", env={"COLUMNS": "120"})
     assert result.code == 0, result
     assert "Examples:" in result.stdout, result.stdout
+    # the examples come last, after the options, as gh shows them
+    assert "Options:" not in result.stdout.partition("Examples:")[2]
+    assert "Global options" not in result.stdout.partition("Examples:")[2]
+    assert all(len(line) <= 120 for line in result.stdout.splitlines()), result.stdout
     assert not TYPE_METAVARS.search(result.stdout), result.stdout
     if path:  # sub-commands list the global options they inherit
         assert "Global options" in result.stdout and "--output" in result.stdout
