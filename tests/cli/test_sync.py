@@ -16,7 +16,7 @@ from tests.inproc import invoke as run
 
 @pytest.fixture
 def fast(sandbox_factory: Callable[..., Served]) -> Served:
-    served = sandbox_factory("--clock-speed", "20")
+    served = sandbox_factory("--clock-speed", "60")
     served.quiet_schedules()
     return served
 
@@ -109,7 +109,7 @@ def test_failed_sync_is_exit_10_and_reauth_is_not_retried(fast: Served) -> None:
     assert "REAUTHORIZATION_REQUIRED" in error and error.endswith(")") and "(request req_" in error
     assert result.stderr.strip().splitlines()[-1].endswith(": 1 failed")
     assert result.json()["error"]["code"] == "REAUTHORIZATION_REQUIRED"
-    time.sleep(1.5)  # 30 sandbox seconds: no automatic retry may appear
+    time.sleep(0.5)  # 30 sandbox seconds: no automatic retry may appear
     history = run("sync", "list", key, env=fast.env).jsonl()
     assert not [h for h in history if h["trigger"] == "retry"]
     assert run("sandbox", "fix-credentials", key, env=fast.env).code == 0
@@ -173,7 +173,7 @@ def test_outage_backs_off_then_recovers_by_itself(fast: Served) -> None:
 def test_documented_calls_only_give_the_same_exit_codes(
     sandbox_factory: Callable[..., Served],
 ) -> None:
-    served = sandbox_factory("--no-extensions", "--clock-speed", "20")
+    served = sandbox_factory("--no-extensions", "--clock-speed", "60")
     key = next(r["key"] for r in run("connections", "list", env=served.env).jsonl()
                if r["status"] == "active" and r["key"] != "10000593048226"
                and r["key"] != "10000826371559")

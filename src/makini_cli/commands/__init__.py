@@ -46,8 +46,8 @@ def sub_app(noun: str) -> typer.Typer:
 
 
 def register(app: typer.Typer, only: str | None = None) -> None:
-    """Add every noun to `app`: all of them built (`only=None`), or only `only` built and
-    stand-ins for the rest."""
+    """Add the nouns to `app`: all of them built (`only=None`), only `only` (a noun), or
+    stand-ins for all of them (`only=""`: the root's own help)."""
     from makini_cli.commands import misc
     from makini_cli.commands._common import new_app
 
@@ -56,7 +56,9 @@ def register(app: typer.Typer, only: str | None = None) -> None:
         if only is None or noun == only:
             built[noun] = sub_app(noun)
             app.add_typer(built[noun], name=noun)
-        else:
+        elif not only:
+            # Stand-ins only where a listing shows them (`makini --help`): a run of one
+            # noun never lists the others, and each costs a group to build.
             app.add_typer(new_app(summary), name=noun)
     for alias, noun in ALIASES.items():
         if noun in built:

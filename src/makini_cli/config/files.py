@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,6 +77,8 @@ def read_bytes_or_none(path: Path) -> bytes | None:
 
 def write_private(path: Path, data: bytes) -> None:
     """Replace `path` with `data` atomically; the result is 0600 from its first byte."""
+    import tempfile  # only writes need it, and most runs only read
+
     ensure_private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

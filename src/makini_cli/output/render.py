@@ -10,7 +10,6 @@ document only once the whole list has arrived, while jsonl and csv stream comple
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import sys
@@ -203,6 +202,8 @@ class Renderer:
     def _csv(self, items: Iterable[dict[str, Any]], columns: Sequence[Column] | None) -> int:
         # CSV streams like jsonl: each row is formatted whole, then written and flushed in
         # one piece, so a failure mid-list never leaves half a row.
+        import csv  # only -o csv needs it
+
         line = io.StringIO()
         writer = csv.writer(line, lineterminator="\n")
         keys: list[str] | None = [c.key for c in columns] if columns else None
