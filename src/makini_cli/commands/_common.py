@@ -1,6 +1,6 @@
 """Helpers every command module shares."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -15,6 +15,24 @@ YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for con
 LimitOption = Annotated[
     int | None, typer.Option("--limit", metavar="N", min=1, help="Stop after this many items.")
 ]
+
+
+#: One connection key, completed from the keys earlier commands showed.
+KeyArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="KEY",
+        help="Connection key (see `makini connections list`).",
+        autocompletion=complete_connection_keys,
+    ),
+]
+
+
+def keys_arg(help_text: str) -> Any:
+    """Any number of connection keys (a `list[str] | None` argument), completed likewise."""
+    return typer.Argument(
+        metavar="[KEY]...", help=help_text, autocompletion=complete_connection_keys
+    )
 
 
 def app_ctx(ctx: typer.Context) -> AppContext:

@@ -19,7 +19,7 @@ app = new_app(
       makini -p prod config get base_url"""
 )
 
-KeyArg = Annotated[
+SettingArg = Annotated[
     str,
     typer.Argument(
         metavar="SETTING",
@@ -39,7 +39,7 @@ def _check_key(key: str) -> str:
 
 
 @app.command("get")
-def get(ctx: typer.Context, key: KeyArg) -> None:
+def get(ctx: typer.Context, key: SettingArg) -> None:
     """Print the value in force for SETTING (after flags and environment).
 
     \b
@@ -54,7 +54,7 @@ def get(ctx: typer.Context, key: KeyArg) -> None:
 
 @app.command("set")
 def set_(
-    ctx: typer.Context, key: KeyArg, value: Annotated[str, typer.Argument(metavar="VALUE")]
+    ctx: typer.Context, key: SettingArg, value: Annotated[str, typer.Argument(metavar="VALUE")]
 ) -> None:
     """Set SETTING in the profile.
 
@@ -78,7 +78,7 @@ def set_(
 
 
 @app.command("unset")
-def unset(ctx: typer.Context, key: KeyArg) -> None:
+def unset(ctx: typer.Context, key: SettingArg) -> None:
     """Remove SETTING from the profile, so the default applies again.
 
     \b

@@ -9,10 +9,11 @@ import typer
 
 from makini_cli.api.errors import APIStatusError
 from makini_cli.commands._common import (
+    KeyArg,
     LimitOption,
     YesOption,
     app_ctx,
-    complete_connection_keys,
+    keys_arg,
     new_app,
 )
 from makini_cli.context import AppContext
@@ -37,14 +38,6 @@ metadata_app = new_app(
 )
 app.add_typer(metadata_app, name="metadata")
 
-KeyArg = Annotated[
-    str,
-    typer.Argument(
-        metavar="KEY",
-        help="Connection key (see `makini connections list`).",
-        autocompletion=complete_connection_keys,
-    ),
-]
 #: Makini's documented lifecycle states and this project's health extension (contract §4).
 Status = Literal["pending", "synchronizing", "in_progress", "active", "inactive", "overage"]
 Health = Literal["online", "offline", "reauth_required"]
@@ -273,14 +266,7 @@ def token(
 @app.command("status")
 def status(
     ctx: typer.Context,
-    keys: Annotated[
-        list[str] | None,
-        typer.Argument(
-            metavar="[KEY]...",
-            help="Connection keys (default: all).",
-            autocompletion=complete_connection_keys,
-        ),
-    ] = None,
+    keys: Annotated[list[str] | None, keys_arg("Connection keys (default: all).")] = None,
 ) -> None:
     """Health, sync state and last error, per connection.
 

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from makini_cli.commands._common import (
+    KeyArg,
     YesOption,
     app_ctx,
-    complete_connection_keys,
     new_app,
 )
 from makini_cli.context import AppContext
@@ -28,12 +28,6 @@ app = new_app(
       makini sandbox serve --port 8765"""
 )
 
-KeyArg = Annotated[
-    str,
-    typer.Argument(
-        metavar="KEY", help="Connection key.", autocompletion=complete_connection_keys
-    ),
-]
 
 
 @app.command("serve")

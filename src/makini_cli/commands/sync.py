@@ -7,10 +7,12 @@ import typer
 
 from makini_cli.api.errors import APIError
 from makini_cli.commands._common import (
+    KeyArg,
     LimitOption,
     app_ctx,
     complete_connection_keys,
     complete_sync_ids,
+    keys_arg,
     new_app,
 )
 from makini_cli.context import AppContext
@@ -45,12 +47,6 @@ IfRunning = Literal["fail", "skip", "wait"]
 SyncStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 DEFAULT_CONCURRENCY = 8
 
-KeyArg = Annotated[
-    str,
-    typer.Argument(
-        metavar="KEY", help="Connection key.", autocompletion=complete_connection_keys
-    ),
-]
 IdArg = Annotated[
     str,
     typer.Argument(metavar="ID", help="Sync id (sync_…).", autocompletion=complete_sync_ids),
@@ -106,14 +102,7 @@ def _runner(c: AppContext, options: "RunOptions", names: dict[str, str]) -> "Syn
 @app.command("run")
 def run(
     ctx: typer.Context,
-    keys: Annotated[
-        list[str] | None,
-        typer.Argument(
-            metavar="[KEY]...",
-            help="Connection keys to sync.",
-            autocompletion=complete_connection_keys,
-        ),
-    ] = None,
+    keys: Annotated[list[str] | None, keys_arg("Connection keys to sync.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Sync every active connection.")] = False,
     scope: Annotated[
         list[str] | None,
