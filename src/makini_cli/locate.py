@@ -63,7 +63,14 @@ def _bundled_sandbox(
         if found.started:
             from makini_cli.durations import format_duration
 
-            idle = format_duration(state.idle_exit) if state.idle_exit else "a while"
+            idle = "a while"
+            if state.idle_exit:
+                whole_minutes = state.idle_exit % 60 == 0
+                idle = (
+                    f"{state.idle_exit / 60:g} min"
+                    if whole_minutes
+                    else format_duration(state.idle_exit)
+                )
             notice(
                 f"note: started the bundled sandbox in the background at {state.url}; "
                 f"it stops after {idle} without a request, or on `makini sandbox stop`"
