@@ -150,3 +150,22 @@ def test_completion_rejects_unknown_shells() -> None:
     proc = subprocess.run([sys.executable, "-m", "makini_cli", "completion", "tcsh"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "bash, zsh, fish" in proc.stderr
+
+
+def test_ctrl_c_while_starting_up_prints_no_traceback() -> None:
+    """A Ctrl-C before main() runs (while the CLI is being imported) ends quietly, 130."""
+    code = (
+        "import sys\n"
+        "class Interrupting:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'typer':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupting())\n"
+        "sys.argv = ['makini', 'connections', 'list']\n"
+        "from makini_cli.launch import run\n"
+        "run()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stderr.strip() == "interrupted"

@@ -1,4 +1,4 @@
-from makini_cli.main import run
+from makini_cli.launch import run
 
 if __name__ == "__main__":
     run()

@@ -221,7 +221,11 @@ def _clean_items(items: Iterable[tuple[str, str | None]]) -> list[list[Any]]:
 def _clean_description(text: str | None) -> str | None:
     if not text:
         return None
-    words = "".join(c if c.isprintable() else " " for c in str(text)).split()
+    # The one sanitiser: escape sequences go whole, not just their control bytes, so no
+    # payload ("]0;title") is cached and shown later as a name. (sanitize is stdlib-only.)
+    from makini_cli.output.sanitize import clean
+
+    words = clean(str(text)).split()
     line = " ".join(words)
     if len(line) > MAX_DESCRIPTION:
         line = line[: MAX_DESCRIPTION - 1].rstrip() + "…"

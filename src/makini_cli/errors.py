@@ -26,6 +26,7 @@ class ExitCode(IntEnum):
     SYNC_FAILED = 10
     SYNC_CANCELLED = 12
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
@@ -42,6 +43,7 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.SYNC_FAILED: "the sync ended failed",
     ExitCode.SYNC_CANCELLED: "the sync was cancelled",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); a wait detaches, the server job goes on",
+    ExitCode.TERMINATED: "terminated (SIGTERM, as CI sends on cancel); like Ctrl-C",
 }
 
 
@@ -130,6 +132,15 @@ class QuietExit(Exception):
     def __init__(self, exit_code: ExitCode) -> None:
         super().__init__(int(exit_code))
         self.exit_code = exit_code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so it unwinds like Ctrl-C: a wait detaches, a
+    live display gives the terminal back, and the run exits 143."""
+
+
+def interruption_code(exc: BaseException) -> ExitCode:
+    return ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED
 
 
 class OutputClosed(Exception):

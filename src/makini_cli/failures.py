@@ -16,6 +16,7 @@ from makini_cli.api.errors import (
     APIError,
     CapabilityMissingError,
     ClientSetupError,
+    InvalidRequestURLError,
     MalformedResponseError,
     NotAuthenticatedError,
 )
@@ -85,6 +86,14 @@ def to_cli_error(exc: APIError, credentials: Credentials | None = None) -> CliEr
             hint=f"fix or unset {exc.setting}",
             exit_code=ExitCode.CONFIG,
         )
+    if isinstance(exc, InvalidRequestURLError):
+        # Only what the user typed goes into a path (a key, an id): theirs to fix.
+        return CliError(
+            exc.message,
+            code=exc.code,
+            hint="check the ids and keys you gave",
+            exit_code=ExitCode.USAGE,
+        )
     if isinstance(exc, MalformedResponseError):
         return CliError(
             exc.message,
@@ -136,8 +145,13 @@ def _connection(exc: APIConnectionError) -> CliError:
             "check http:// vs https:// in the base URL" if exc.detail == "not_tls" else check_url
         ),
         "unsupported": check_url,
+        # Reached, but too slow: the network and the URL are fine.
+        "timeout": "the server is slow or stuck: try again later, or raise --timeout "
+        "(MAKINI_HTTP_TIMEOUT)",
     }
-    if exc.code in ("PROXY_UNREACHABLE", "PROXY_ERROR"):
+    if exc.code == "DEADLINE_EXCEEDED":
+        hint = "the server was too slow for the time allowed: raise --timeout, or try later"
+    elif exc.code in ("PROXY_UNREACHABLE", "PROXY_ERROR"):
         hint = (
             f"check the proxy {exc.proxy} (from {exc.proxy_variable}), or list the host in "
             "NO_PROXY to bypass it"

@@ -84,5 +84,13 @@ def _bundled_sandbox(
             "the bundled sandbox is not installed",
             hint="pip install 'makini-cli[sandbox]', or choose a server with --base-url",
         ) from exc
-    sandbox = EmbeddedSandbox(SandboxSettings(data_dir=default_data_dir()))
-    return str(resources.enter_context(sandbox).base_url)
+    from makini_cli.sandbox.settings import DataDirError
+
+    try:
+        sandbox = EmbeddedSandbox(SandboxSettings(data_dir=default_data_dir()))
+        return str(resources.enter_context(sandbox).base_url)
+    except DataDirError as exc:
+        raise ConfigError(
+            f"the sandbox cannot use its data directory: {exc}",
+            hint="point MAKINI_SANDBOX_DIR at a directory you can write",
+        ) from exc

@@ -22,7 +22,7 @@ if completion.launched_as_cli():
         sys.exit(_answered)
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -33,7 +33,15 @@ from makini_cli.commands import HELP_PAGES, noun_of, register
 from makini_cli.commands._common import new_app
 from makini_cli.completion import choices, complete_profiles
 from makini_cli.context import AppContext
-from makini_cli.errors import CliError, ExitCode, OutputClosed, QuietExit, UsageError
+from makini_cli.errors import (
+    CliError,
+    ExitCode,
+    OutputClosed,
+    QuietExit,
+    Terminated,
+    UsageError,
+    interruption_code,
+)
 from makini_cli.terminal import Terminal
 
 ROOT_HELP = """Administer Makini connections and syncs from a terminal or a CI job.
@@ -394,35 +402,39 @@ def _main(argv: Sequence[str] | None, obj: AppContext | None) -> int:
         page = io.StringIO()
         sys.stdout = page
     code: int
+    global _terminated
+    _terminated = False
+    restore_sigterm = _sigterm_as_interrupt()
     try:
         try:
+            _check_argv(raw)
             result = command.main(
                 args=args, prog_name="makini", standalone_mode=False, obj=run_context
             )
             code = result if isinstance(result, int) else 0
-            if code == ExitCode.INTERRUPTED:
-                sys.stderr.write("interrupted\n")
+            if code == ExitCode.INTERRUPTED and _terminated:
+                # Typer turns any KeyboardInterrupt, our Terminated too, into Exit(130).
+                code = int(ExitCode.TERMINATED)
+            _say_interrupted(code)
         finally:
+            restore_sigterm()
             run_context.close()
             if page is not None:
                 sys.stdout = real_stdout
                 sys.stdout.write(page.getvalue())
     except QuietExit as exc:
         code = int(exc.exit_code)
-        if code == ExitCode.INTERRUPTED:
-            sys.stderr.write("interrupted\n")
+        _say_interrupted(code)
     except (CliError, APIError) as exc:
         reporter = context()
         err = reporter.explain(exc) if isinstance(exc, APIError) else exc
+        # An expected error is the whole story (--debug has already traced the HTTP
+        # exchange); only the unexpected get a traceback.
         reporter.msg.error(err)
-        if debug:
-            import traceback
-
-            traceback.print_exception(exc, file=sys.stderr)
         code = int(err.exit_code)
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        code = int(ExitCode.INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        code = int(interruption_code(exc))
+        _say_interrupted(code)
     except (BrokenPipeError, OutputClosed):
         # The reader went away (`makini … | head`): not an error worth a message.
         _silence_stdout()
@@ -432,9 +444,9 @@ def _main(argv: Sequence[str] | None, obj: AppContext | None) -> int:
             code = _usage_error(exc, context())
         elif _is_abort(exc):
             cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, KeyboardInterrupt):
-                sys.stderr.write("interrupted\n")
-                code = int(ExitCode.INTERRUPTED)
+            if isinstance(cause, KeyboardInterrupt):  # click wraps Ctrl-C and SIGTERM
+                code = int(interruption_code(cause))
+                _say_interrupted(code)
             else:
                 context().msg.error(
                     CliError(
@@ -449,6 +461,56 @@ def _main(argv: Sequence[str] | None, obj: AppContext | None) -> int:
     if page is not None and code == 0:
         helpcache.save(raw, page.getvalue())
     return code
+
+
+def _say_interrupted(code: int) -> None:
+    if code == ExitCode.INTERRUPTED:
+        sys.stderr.write("interrupted\n")
+    elif code == ExitCode.TERMINATED:
+        sys.stderr.write("terminated\n")
+
+
+#: set when this run got SIGTERM (Typer reports every interrupt as 130)
+_terminated = False
+
+
+def _sigterm_as_interrupt() -> Callable[[], None]:
+    """Turn SIGTERM (what CI sends when a job is cancelled) into `Terminated` in the main
+    thread for this run, so it unwinds as Ctrl-C does; returns what puts it back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def terminated(signum: int, frame: object) -> None:
+        global _terminated
+        _terminated = True
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminated)
+    except (ValueError, OSError):  # no signals here (an embedded interpreter)
+        return lambda: None
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
+def _check_argv(args: Sequence[str]) -> None:
+    """An argument that is not valid UTF-8 (Python keeps its bytes as surrogates) would
+    fail wherever it is first encoded: say so once, up front."""
+    for position, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+            raise UsageError(
+                f"argument {position} ({shown}) is not valid UTF-8",
+                hint="pass text in UTF-8 (check the shell's locale)",
+            ) from None
 
 
 def _usage_error(exc: BaseException, ctx: AppContext) -> int:

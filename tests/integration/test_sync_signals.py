@@ -1,5 +1,5 @@
 """`makini sync` while something else happens to the process: a cancel from another
-process, Ctrl-C. These need a real process and a served sandbox."""
+process, Ctrl-C, SIGTERM. These need a real process and a served sandbox."""
 
 from __future__ import annotations
 
@@ -48,3 +48,53 @@ def test_ctrl_c_detaches_and_leaves_the_sync_running(sandbox: Served) -> None:
     assert "Traceback" not in err
     assert run("sync", "get", sync_id, env=sandbox.env).json()["status"] in ("queued", "running")
 
+
+
+def test_sigterm_detaches_like_ctrl_c_with_exit_143(sandbox: Served) -> None:
+    sandbox.quiet_schedules()
+    key = sandbox.keys_by_health()["online"][0]
+    proc, sync_id = run_in_background(sandbox, "sync", "run", key, "--full")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert f"makini sync watch {sync_id}" in err and f"makini sync cancel {sync_id}" in err
+    assert "Traceback" not in err and err.rstrip().endswith("terminated")
+    assert run("sync", "get", sync_id, env=sandbox.env).json()["status"] in ("queued", "running")
+
+
+def test_sigterm_on_a_terminal_gives_the_cursor_back(sandbox: Served) -> None:
+    """The live display hides the cursor; SIGTERM must not leave it hidden."""
+    import pty
+    import select
+    import time
+
+    sandbox.quiet_schedules()
+    key = sandbox.keys_by_health()["online"][1]
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "makini_cli", "sync", "run", key, "--full"],
+                            stdin=child, stdout=child, stderr=child,
+                            env={**os.environ, **sandbox.env}, close_fds=True)
+    os.close(child)
+    seen = b""
+    deadline = time.monotonic() + 60
+    signalled = False
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([main], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not signalled and b"\x1b[?25l" in seen:  # the display is up
+                proc.send_signal(signal.SIGTERM)
+                signalled = True
+        elif proc.poll() is not None:
+            break
+    code = proc.wait(timeout=30)
+    os.close(main)
+    assert signalled and code == 143, seen.decode(errors="replace")
+    assert seen.rfind(b"\x1b[?25h") > seen.rfind(b"\x1b[?25l")
+    assert b"Traceback" not in seen

@@ -9,6 +9,7 @@ import json
 import random
 import socket
 import ssl
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from makini_cli.api.client import (
     classify_transport_error,
     load_ca_bundle,
 )
-from makini_cli.api.errors import APIError
+from makini_cli.api.errors import APIError, ClientSetupError, DeadlineExceededError
 from makini_cli.api.retry import RetryPolicy
 from makini_cli.errors import CliError, ExitCode
 from makini_cli.failures import to_cli_error
@@ -559,3 +560,261 @@ def test_a_bad_ssl_cert_file_is_a_config_error_naming_it(
     assert f"CA bundle {missing} does not exist (from env SSL_CERT_FILE)" in err.message
     # The bundled sandbox reads nothing from the environment.
     ApiClient("http://127.0.0.1:1", trust_env=False).close()
+
+
+# ---------------------------------------------------------------------- issue 7: hardening
+
+
+def _token_answer(access: str) -> httpx.Response:
+    return httpx.Response(200, json={"access_token": access, "refresh_token": f"r-{access}",
+                                     "token_type": "bearer", "expires_in": 4_000_000_000})
+
+
+def _credentials(client: ApiClient, cache: MemoryTokenCache | None = None) -> ClientCredentials:
+    return ClientCredentials("id", "sec", cache or MemoryTokenCache(),
+                             exchange=client.exchange_token, wall=client.wall)
+
+
+def test_client_credentials_exchange_is_retried_after_503_and_a_lost_answer() -> None:
+    """No Idempotency-Key, yet repeated: a second exchange only hands out another token."""
+    answers: list[BaseException | httpx.Response] = [
+        envelope(503, "SERVICE_UNAVAILABLE", **{"Retry-After": "0"}),
+        httpx.ReadError("connection dropped after the request went out"),
+        _token_answer("a1"),
+    ]
+    keys: list[str | None] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path != "/link/token":
+            return httpx.Response(200, json={"data": req.headers["authorization"]})
+        keys.append(req.headers.get("idempotency-key"))
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise httpx.ReadError(str(answer), request=req)
+        return answer
+
+    client, clock, notes = make_client(handler)
+    client.auth = _credentials(client)
+    assert client.get("/x").data == "Bearer a1"
+    assert keys == [None, None, None]  # nothing the server would have to understand
+    assert len(clock.sleeps) == 2
+    assert notes[0].startswith("server answered 503, retrying")
+
+
+def test_other_posts_without_a_key_are_still_not_repeated() -> None:
+    calls: list[dict[str, Any]] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(json.loads(req.content))
+        return envelope(503, "SERVICE_UNAVAILABLE")
+
+    client, clock, _ = make_client(handler)
+    refresh = {"grant_type": "refresh_token", "refresh_token": "r", "client_id": "i",
+               "client_secret": "s"}
+    failure(lambda: client.exchange_token(refresh))
+    assert len(calls) == 1 and clock.sleeps == []
+
+
+@pytest.mark.parametrize("lost", ["dropped", "502"])
+def test_a_refresh_whose_answer_was_lost_starts_over_with_client_credentials(lost: str) -> None:
+    grants: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path != "/link/token":
+            return httpx.Response(200, json={"data": req.headers["authorization"]})
+        grant = json.loads(req.content)["grant_type"]
+        grants.append(grant)
+        if grant == "refresh_token":
+            if lost == "dropped":
+                # The server may have rotated the pair: the cached refresh token is spent.
+                raise httpx.RemoteProtocolError("server disconnected", request=req)
+            return httpx.Response(502, text="<html>bad gateway</html>")
+        return _token_answer("fresh")
+
+    client, _, _ = make_client(handler)
+    cache = MemoryTokenCache()
+    cache.save({"access_token": "old", "refresh_token": "r-old", "expires_at": 1.0,
+                "client_id": "id"})
+    client.auth = _credentials(client, cache)
+    assert client.get("/x").data == "Bearer fresh"
+    assert grants == ["refresh_token", "client_credentials"]  # the refresh is never repeated
+    assert (cache.load() or {})["refresh_token"] == "r-fresh"
+
+
+def test_a_lost_refresh_after_token_expired_also_starts_over() -> None:
+    grants: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path == "/link/token":
+            grant = json.loads(req.content)["grant_type"]
+            grants.append(grant)
+            if grant == "refresh_token":
+                raise httpx.ReadTimeout("no answer", request=req)
+            return _token_answer("fresh")
+        if req.headers["authorization"] == "Bearer stale":
+            return envelope(401, "TOKEN_EXPIRED")
+        return httpx.Response(200, json={"data": req.headers["authorization"]})
+
+    client, _, _ = make_client(handler, retries=0)
+    cache = MemoryTokenCache()
+    cache.save({"access_token": "stale", "refresh_token": "r", "expires_at": None,
+                "client_id": "id"})
+    client.auth = _credentials(client, cache)
+    assert client.get("/x").data == "Bearer fresh"
+    assert grants == ["refresh_token", "client_credentials"]
+
+
+def test_a_refresh_that_never_reached_the_server_does_not_start_over() -> None:
+    """Refused: nothing was sent, the refresh token is still good, and an exchange would
+    meet the same closed port."""
+    grants: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        grants.append(json.loads(req.content)["grant_type"])
+        raise _wrapped(ConnectionRefusedError(111, "Connection refused"), req)
+
+    client, _, _ = make_client(handler, retries=0)
+    cache = MemoryTokenCache()
+    cache.save({"access_token": "old", "refresh_token": "r", "expires_at": 1.0,
+                "client_id": "id"})
+    client.auth = _credentials(client, cache)
+    err = failure(lambda: client.get("/x"))
+    assert err.exit_code == ExitCode.UNAVAILABLE and grants == ["refresh_token"]
+
+
+def test_a_try_is_bounded_as_a_whole_not_per_read() -> None:
+    """A handler that does not return stands for a server that drips its answer: the
+    client gives up after its timeout while the handler is still busy."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        entered.set()
+        release.wait(30)  # bounded, so a broken watchdog fails the test instead of hanging it
+        return httpx.Response(200, json={"data": 1})
+
+    client = ApiClient("https://api.test", auth=StaticToken("t"), timeout=0.2,
+                       retry=RetryPolicy(max_retries=0), transport=httpx.MockTransport(handler))
+    try:
+        err = failure(lambda: client.get("/x"))
+        assert entered.is_set() and not release.is_set()  # given up while still waiting
+        assert err.exit_code == ExitCode.UNAVAILABLE
+        assert "did not answer in time" in err.message
+        assert err.hint is not None and "--timeout" in err.hint
+    finally:
+        release.set()
+
+
+def test_the_deadline_stops_retry_waits_and_sends_nothing_once_spent() -> None:
+    calls: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        calls.append(req.url.path)
+        return envelope(503, "SERVICE_UNAVAILABLE", **{"Retry-After": "10"})
+
+    client, clock, notes = make_client(handler)
+    client.deadline = clock.now + 5
+    with pytest.raises(DeadlineExceededError) as raised:
+        client.get("/x")
+    # The 10 s wait would pass the deadline: given up at once, not slept through.
+    assert calls == ["/x"] and clock.sleeps == [] and notes == []
+    assert raised.value.sent is False and "SERVICE_UNAVAILABLE" not in raised.value.code
+    err = to_cli_error(raised.value)
+    assert err.exit_code == ExitCode.UNAVAILABLE and err.code == "DEADLINE_EXCEEDED"
+    assert "--timeout" in (err.hint or "")
+
+    clock.now += 10  # past the deadline: nothing more goes out
+    with pytest.raises(DeadlineExceededError):
+        client.get("/y")
+    assert calls == ["/x"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested more than 64 levels deep"),
+        (b'{"data": {"key": "k", "meta": ' + b"[" * 500 + b"]" * 500 + b"}}",
+         "nested more than 64 levels deep"),
+        (b"\xff\xfe not utf-8", "malformed JSON"),
+    ],
+)
+def test_unreadable_success_bodies_are_malformed_responses(content: bytes, expected: str) -> None:
+    client, _, _ = make_client(lambda req: httpx.Response(200, content=content))
+    err = failure(lambda: client.get("/x"))
+    assert err.code == "MALFORMED_RESPONSE" and err.exit_code == ExitCode.ERROR
+    assert expected in err.message
+
+
+def test_error_bodies_are_quoted_briefly_whatever_they_hold() -> None:
+    huge = "k" * 100_000
+    bodies: list[dict[str, Any]] = [
+        {"error": {"code": huge, "message": huge, "details": {"fields": {huge: [huge]}}}},
+        {"message": huge, "errors": {huge: [huge] * 50}},
+        {"error": huge},
+    ]
+    for body in bodies:
+
+        def handler(req: httpx.Request, body: dict[str, Any] = body) -> httpx.Response:
+            return httpx.Response(422, json=body, headers={"X-Request-Id": "r" * 100_000})
+
+        client, _, _ = make_client(handler, retries=0)
+        err = failure(lambda: client.get("/x"))  # noqa: B023 - called at once
+        assert err.code == "VALIDATION_FAILED" and err.exit_code == ExitCode.ERROR
+        assert len(err.message) < 800 and err.request_id is None
+    deep = b'{"error": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    client, _, _ = make_client(lambda req: httpx.Response(500, content=deep), retries=0)
+    err = failure(lambda: client.get("/x"))
+    assert err.code == "INTERNAL_ERROR" and "nested more than" in err.message
+
+
+def test_a_url_httpx_cannot_build_is_a_usage_error_not_a_crash() -> None:
+    client, _, _ = make_client(lambda req: httpx.Response(200, json={"data": {}}))
+    err = failure(lambda: client.get("/api/system/syncs/" + "x" * 70_000))
+    assert err.exit_code == ExitCode.USAGE and err.code == "INVALID_URL"
+    assert len(err.message) < 200
+
+
+def test_a_base_url_with_credentials_is_refused_without_repeating_them() -> None:
+    with pytest.raises(ClientSetupError) as raised:
+        ApiClient("http://user:hunter2@127.0.0.1:1")
+    assert "hunter2" not in str(raised.value) and raised.value.code == "CREDENTIALS_IN_URL"
+    shown = to_cli_error(raised.value)
+    assert shown.exit_code == ExitCode.CONFIG and "hunter2" not in f"{shown.message}{shown.hint}"
+
+
+def test_a_timeout_cut_short_by_the_deadline_is_the_deadlines_error() -> None:
+    """httpx's read timeout is set to what is left of the deadline: when it fires, the
+    caller's time is up, and a POST that may have arrived says so (`sent`)."""
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("silent", request=req)
+
+    client, clock, _ = make_client(handler)
+    client.deadline = clock.now + 5  # less than the 30 s timeout: the deadline binds
+    with pytest.raises(DeadlineExceededError) as raised:
+        client.request("POST", "/api/system/connections/k/syncs", json_body={})
+    assert raised.value.sent and raised.value.method == "POST" and clock.sleeps == []
+
+
+def test_a_retry_whose_first_attempt_is_still_processing_comes_again() -> None:
+    """The first answer was lost; the retry meets 409 `in_progress` with Retry-After: the
+    same request, so it is asked again (never for a key reused with another body)."""
+    in_progress = httpx.Response(
+        409, headers={"Retry-After": "1"},
+        json={"error": {"code": "IDEMPOTENCY_KEY_REUSED", "message": "still processing",
+                        "details": {"reason": "in_progress"}}})
+    answers = [in_progress, httpx.Response(201, json={"data": {"id": 1}})]
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        return answers.pop(0)
+
+    client, clock, _ = make_client(handler)
+    assert client.request("POST", "/x", json_body={}, idempotency_key="k1").data == {"id": 1}
+    assert clock.sleeps == [1.0]
+
+    reused = httpx.Response(
+        409, json={"error": {"code": "IDEMPOTENCY_KEY_REUSED", "message": "other body",
+                             "details": {"reason": "mismatch"}}})
+    client, clock, _ = make_client(lambda req: reused)
+    err = failure(lambda: client.request("POST", "/x", json_body={}, idempotency_key="k1"))
+    assert err.exit_code == ExitCode.CONFLICT and clock.sleeps == []

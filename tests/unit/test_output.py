@@ -164,7 +164,7 @@ def test_hint_is_the_command_alone_on_one_raw_line() -> None:
     m.warn("k: still running when the wait timed out; the sync goes on. Follow it:")
     m.hint("makini sync watch sync_123\x1b[2J\n")
     lines = buf.getvalue().splitlines()
-    assert lines[-1] == "  makini sync watch sync_123[2J"
+    assert lines[-1] == "  makini sync watch sync_123"  # the escape sequence goes whole
 
 
 # ------------------------------------------------------------------ progress
@@ -223,9 +223,9 @@ def test_plain_progress_names_rows_and_ends_with_the_total() -> None:
     view.close()  # the runner stops the view; the command adds the total
     view.close(view.totals())
     assert buf.getvalue().splitlines() == [
-        "Plant[31m A (k) sync_1: running assets 10/1,000 records (0.0s)",
+        "Plant A (k) sync_1: running assets 10/1,000 records (0.0s)",
         "j sync_1: running assets 10/1,000 records (0.0s)",
-        "Plant[31m A (k) sync_1: succeeded assets 1,000/1,000 records (42s)",
+        "Plant A (k) sync_1: succeeded assets 1,000/1,000 records (42s)",
         "j sync_1: failed assets 10/1,000 records (42s)",
         "2 syncs finished in 42s: 1 failed, 1 succeeded",
     ]

@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from makini_cli.api.errors import APIStatusError, MalformedResponseError
+from makini_cli.api.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    DeadlineExceededError,
+    MalformedResponseError,
+)
 
 #: A cached token is used until this many seconds before it expires.
 EXPIRY_MARGIN_S = 120.0
@@ -179,10 +185,10 @@ class ClientCredentials:
             if record.get("refresh_token"):
                 try:
                     return self._refresh(str(record["refresh_token"]))
-                except APIStatusError as exc:
-                    if not _rejected(exc):
+                except APIError as exc:
+                    if not _start_over(exc):
                         raise
-                    # the refresh token is spent or revoked: start over below
+                    # spent, revoked, or its answer lost: start over below
         return self._client_credentials()
 
     def recover(self, code: str) -> bool:
@@ -191,8 +197,8 @@ class ClientCredentials:
             try:
                 self._refresh(str(record["refresh_token"]))
                 return True
-            except APIStatusError as exc:
-                if not _rejected(exc):
+            except APIError as exc:
+                if not _start_over(exc):
                     raise
         # A revoked or unknown cached token (a reset sandbox, a rotated secret): start over.
         self.cache.clear()
@@ -200,6 +206,23 @@ class ClientCredentials:
         return True
 
 
-def _rejected(exc: APIStatusError) -> bool:
-    """The token endpoint refused the grant (as opposed to failing to answer)."""
-    return exc.status in (400, 401, 403)
+def _start_over(exc: APIError) -> bool:
+    """Whether a failed refresh leaves a client-credentials exchange as the way on.
+
+    Yes when the grant was refused (the refresh token is spent or revoked), and when its
+    answer was lost: the connection dropped or timed out after the request went out, or
+    the server failed (5xx) or turned it away (429). A refresh is not repeated (the client
+    does not retry it): if it did arrive, it invalidated the cached pair, and its repeat
+    would only be refused. The client-credentials exchange needs nothing cached and is
+    retried like a GET. Not when nothing reached the server (refused, DNS, TLS): the
+    cached refresh token is still good and an exchange would fail the same way; nor once
+    the caller's deadline has run out.
+    """
+    if isinstance(exc, DeadlineExceededError):
+        return False
+    if isinstance(exc, APIStatusError):
+        status = exc.status or 0
+        return status in (400, 401, 403, 429) or status >= 500
+    if isinstance(exc, APIConnectionError):
+        return exc.kind in ("timeout", "network")
+    return False

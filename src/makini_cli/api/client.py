@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import ssl
+import threading
 import time
 import urllib.request
 import uuid
@@ -24,11 +25,15 @@ from makini_cli.api._httpx import httpx
 from makini_cli.api.auth import TokenProvider
 from makini_cli.api.errors import (
     APIConnectionError,
+    APIError,
     APIStatusError,
     ClientSetupError,
+    DeadlineExceededError,
+    InvalidRequestURLError,
     MalformedResponseError,
     NotAuthenticatedError,
     error_from_response,
+    load_json,
 )
 from makini_cli.api.retry import RETRY_STATUSES, RatePacer, RetryPolicy, parse_retry_after
 from makini_cli.models.base import ApiModel
@@ -40,6 +45,12 @@ MAX_PER_PAGE = 500
 
 Notify = Callable[[str], None]
 AuthMode = Literal["admin", "none"] | str  # any other string is a bearer token to send
+
+#: The watchdog gives httpx's own timeouts this head start, so that a connection that
+#: cannot be made is still reported (and retried) as one, not as a slow answer.
+WATCHDOG_GRACE_S = 0.25
+#: A request id longer than this is no id: the error line stays one short line.
+MAX_REQUEST_ID = 128
 
 
 def new_idempotency_key() -> str:
@@ -116,8 +127,14 @@ class ApiClient:
         which is this process's own loopback server and must never go through a proxy.
         """
         self.base_url = base_url.rstrip("/")
+        _refuse_credentials_in(self.base_url)
         #: what to call the server in messages (`sandbox` rather than its ephemeral port)
         self.display_url = display_url or self.base_url
+        #: seconds one try may take as a whole, headers and body (`--timeout`)
+        self.timeout = timeout
+        #: `self.monotonic()` time by which every request must be over (`sync run
+        #: --timeout`), or None; tries are cut short and retries given up to keep it
+        self.deadline: float | None = None
         self.ca_bundle = ca_bundle
         self._trust_store = _trust_store(verify, ca_bundle, trust_env)
         if ca_bundle and verify is True:
@@ -143,15 +160,24 @@ class ApiClient:
         self.monotonic = monotonic
         self.wall = wall
         self.pacer = RatePacer()
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            transport=transport,
-            follow_redirects=False,
-            verify=verify,
-            trust_env=trust_env,
-        )
+        try:
+            self._http = httpx.Client(
+                base_url=self.base_url,
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                transport=transport,
+                follow_redirects=False,
+                verify=verify,
+                trust_env=trust_env,
+            )
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            # Settings check base URLs first (config.settings.coerce); this is for callers
+            # that build a client another way. The URL is not repeated: it may be anything.
+            raise ClientSetupError(
+                f"the base URL is not a valid URL ({type(exc).__name__})",
+                code="INVALID_BASE_URL",
+                setting="the base URL",
+            ) from None
         #: the proxy (from the environment) our requests go through, credentials removed,
         #: and the variable that set it
         self.proxy: str | None = None
@@ -186,24 +212,35 @@ class ApiClient:
         auth: AuthMode = "admin",
         idempotency_key: str | None = None,
         allow_status: tuple[int, ...] = (),
+        safe: bool = False,
     ) -> ApiResponse:
         """Send one logical request, retrying as the policy allows.
 
         A POST is retried only when it carries an Idempotency-Key (the same key on every
-        try), except for connection failures, where nothing reached the server.
+        try), except for connection failures, where nothing reached the server. `safe`
+        says a POST may be repeated without one: doing it twice does no harm (a
+        client-credentials token exchange only hands out another token).
+
+        Each try is bounded as a whole by `timeout` (see `_attempt`), and everything,
+        tries and waits, by `deadline` when one is set.
         """
         method = method.upper()
+        repeatable = method != "POST" or idempotency_key is not None or safe
         started = self.monotonic()
         retries = 0
         # Connection failures count against their own short budget (RetryPolicy).
         connect_retries = 0
         connect_waited = 0.0
         recovered = False
+        #: what the last try met, for the error when the deadline stops the next one
+        last: APIError | None = None
         while True:
             pause = self.pacer.reserve(self.monotonic())
             if pause > 0:
+                self._check_deadline(pause, method, path, last)
                 self._trace(f"pacing: rate limit nearly spent, waiting {pause:.1f} s")
                 self.sleep(pause)
+            budget, bound = self._budget(method, path, last)
             headers = {}
             if idempotency_key:
                 headers["Idempotency-Key"] = idempotency_key
@@ -218,47 +255,73 @@ class ApiClient:
             reason: str
             t0 = self.monotonic()
             try:
-                resp = self._http.request(
+                request = self._http.build_request(
                     method,
                     path,
                     params=_clean_params(params),
                     json=json_body if form is None else None,
                     data=dict(form) if form is not None else None,
                     headers=headers,
+                    timeout=httpx.Timeout(budget, connect=min(budget, 10.0)),
                 )
+            except httpx.InvalidURL as exc:
+                raise InvalidRequestURLError(
+                    f"cannot send {method} {_short(path)}: {exc}", method=method, path=path
+                ) from None
+            failure: TransportFailure | None = None
+            cause: BaseException | None = None
+            try:
+                resp = self._attempt(request, budget)
             except httpx.TransportError as exc:
-                failure = classify_transport_error(exc)
+                failure, cause = classify_transport_error(exc), exc
+            except _Overdue as exc:
+                failure = TransportFailure(
+                    "timeout", "the server did not answer in time", "request"
+                )
+                cause = exc
+            except UnicodeError as exc:
+                # Below httpx, a host name the IDNA codec cannot encode (`a..b`) escapes
+                # unwrapped from the name lookup: as hopeless as a name that does not exist.
+                failure = TransportFailure("dns", f"invalid host name ({exc})", "never")
+                cause = exc
+            if failure is not None:
                 self._trace(
-                    f"{method} {path} failed after {self._ms(t0)} ms: {type(exc).__name__}"
+                    f"{method} {path} failed after {self._ms(t0)} ms: {type(cause).__name__}"
                     f" ({failure.kind}: {failure.reason})"
                 )
+                if bound and failure.kind == "timeout":
+                    # Cut short by the deadline (the watchdog's, or httpx's read timeout
+                    # set to what was left), not by --timeout: the caller's time is up.
+                    raise self._deadline_error(method, path, sent=True) from None
                 elapsed = self.monotonic() - started
                 if failure.retry == "never":
-                    raise self._transport_failure(failure) from exc
+                    raise self._transport_failure(failure) from cause
                 if failure.retry == "connect":
                     wait = self.retry.next_connect_delay(
                         connect_retries + 1, connect_waited, elapsed
                     )
                     if wait is None:
-                        raise self._transport_failure(failure, connect_retries) from exc
+                        raise self._transport_failure(failure, connect_retries) from cause
                     connect_retries += 1
                     connect_waited += wait
                     count = f"{connect_retries}/{self.retry.connect_limit}"
                 else:
                     # The request may have reached the server: only safe to repeat when
                     # repeating cannot do it twice.
-                    if method == "POST" and idempotency_key is None:
-                        raise self._transport_failure(failure) from exc
+                    if not repeatable:
+                        raise self._transport_failure(failure) from cause
                     wait = self.retry.next_delay(retries + 1, None, elapsed)
                     if wait is None:
-                        raise self._transport_failure(failure, retries) from exc
+                        raise self._transport_failure(failure, retries) from cause
                     retries += 1
                     count = f"{retries}/{self.retry.max_retries}"
+                last = self._transport_failure(failure, retries)
+                self._check_deadline(wait, method, path, last)
                 self._announce(f"{failure.reason}, retrying in {_fmt(wait)} ({count})")
                 self.sleep(wait)
                 continue
 
-            request_id = resp.headers.get("x-request-id")
+            request_id = _request_id(resp)
             self._trace(
                 f"{method} {resp.request.url} -> {resp.status_code} in {self._ms(t0)} ms"
                 f" (request {request_id or '-'})"
@@ -286,9 +349,16 @@ class ApiClient:
                 self._trace(f"401 {error.code}: renewing the admin token once")
                 if self.auth.recover(error.code):
                     continue
+            # A retry whose first attempt is still being processed (its answer was lost on
+            # the way back) is asked to come again shortly: that is the same request.
+            still_processing = (
+                error.code == "IDEMPOTENCY_KEY_REUSED"
+                and error.details.get("reason") == "in_progress"
+                and idempotency_key is not None
+            )
             if (
-                status not in RETRY_STATUSES
-                or (method == "POST" and idempotency_key is None)
+                (status not in RETRY_STATUSES and not still_processing)
+                or not repeatable
                 # The connected system is down, not the API: a retry in seconds won't help.
                 or error.code == "SYSTEM_UNREACHABLE"
             ):
@@ -297,6 +367,8 @@ class ApiClient:
             wait = self.retry.next_delay(retries + 1, retry_after, self.monotonic() - started)
             if wait is None:
                 raise self._exhausted(error, retries)
+            self._check_deadline(wait, method, path, error)
+            last = error
             retries += 1
             reason = "rate limited" if status == 429 else f"server answered {status}"
             self._announce(
@@ -373,11 +445,117 @@ class ApiClient:
     # ------------------------------------------------------------------ helpers
 
     def exchange_token(self, body: dict[str, str]) -> dict[str, Any]:
-        """POST /link/token; wired into ClientCredentials as its exchange."""
-        resp = self.request("POST", "/link/token", json_body=body, auth="none")
+        """POST /link/token; wired into ClientCredentials as its exchange.
+
+        A client-credentials grant is repeated like a GET: a second exchange only hands
+        out another token, and a CI job does one every run, so a 503 or a lost answer
+        must not end it. A refresh grant is not: it invalidates the pair it refreshes, so
+        a repeat of one that did arrive is refused; ClientCredentials starts over with
+        client credentials instead (api/auth.py).
+        """
+        resp = self.request(
+            "POST",
+            "/link/token",
+            json_body=body,
+            auth="none",
+            safe=body.get("grant_type") == "client_credentials",
+        )
         if not isinstance(resp.body, dict):
             raise MalformedResponseError("the token endpoint answered no JSON object")
         return resp.body
+
+    # ------------------------------------------------------------------ one try
+
+    def _budget(self, method: str, path: str, last: APIError | None) -> tuple[float, bool]:
+        """Seconds the next try may take, and whether the deadline (not `timeout`) is what
+        limits it. No time left: the deadline's error, without sending anything."""
+        if self.deadline is None:
+            return self.timeout, False
+        left = self.deadline - self.monotonic()
+        if left <= 0:
+            raise self._deadline_error(method, path, sent=False, last=last)
+        return (left, True) if left < self.timeout else (self.timeout, False)
+
+    def _check_deadline(
+        self, wait: float, method: str, path: str, last: APIError | None
+    ) -> None:
+        """Give up now rather than wait past the deadline for a try that cannot finish."""
+        if self.deadline is not None and self.monotonic() + wait >= self.deadline:
+            raise self._deadline_error(method, path, sent=False, last=last)
+
+    def _deadline_error(
+        self, method: str, path: str, *, sent: bool, last: APIError | None = None
+    ) -> DeadlineExceededError:
+        what = f"; last: {last.message}" if last is not None and not sent else ""
+        return DeadlineExceededError(
+            f"gave up waiting for {self.display_url}: the time allowed ran out{what}",
+            url=self.display_url,
+            sent=sent,
+            method=method,
+            path=path,
+        )
+
+    def _attempt(self, request: httpx.Request, budget: float) -> httpx.Response:
+        """Send `request` and read its whole answer, in at most `budget` seconds.
+
+        httpx's timeouts bound each network operation, not the request: a server that
+        sends a byte a second never trips a read timeout, and `--timeout 2` would last as
+        long as the server likes. Reading in this thread and checking a clock between
+        chunks would not do either: the headers are read inside httpcore, where no
+        check can run, and one slow read still blocks for a whole read timeout.
+
+        So the try runs in a helper thread, and this thread waits for it at most
+        `budget` (plus a grace that lets httpx report its own connect and read timeouts,
+        which say more). Past that, the try is abandoned: once its answer has begun, its
+        socket is shut down so that the helper ends at once; a try still waiting for
+        headers ends by httpx's own per-read timeout, or with the process (a daemon
+        thread). Waiting on an Event also leaves Ctrl-C free to interrupt the wait.
+        """
+        lock = threading.Lock()
+        done = threading.Event()
+        state: dict[str, Any] = {"response": None, "finished": False, "abandoned": False}
+        outcome: list[httpx.Response | BaseException] = []
+
+        def run() -> None:
+            try:
+                resp = self._http.send(request, stream=True)
+                with lock:
+                    abandoned = state["abandoned"]
+                    state["response"] = resp
+                if abandoned:
+                    resp.close()
+                    return
+                try:
+                    resp.read()
+                finally:
+                    # Under the lock: once finished, the connection goes back to the pool
+                    # and another request may own it; the watchdog must not touch it then.
+                    with lock:
+                        state["finished"] = True
+                    resp.close()
+                outcome.append(resp)
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                outcome.append(exc)
+            finally:
+                done.set()
+
+        worker = threading.Thread(target=run, name="makini-http", daemon=True)
+        worker.start()
+        try:
+            finished = done.wait(budget + WATCHDOG_GRACE_S)
+        except BaseException:  # Ctrl-C while waiting: the try is abandoned all the same
+            _abandon(lock, state)
+            raise
+        if not finished:
+            _abandon(lock, state)
+            # It may have finished reading just as it was abandoned: that answer is as
+            # good. Any error it ends with now is the shutdown's, not the server's.
+            if not (done.wait(0.05) and outcome and isinstance(outcome[0], httpx.Response)):
+                raise _Overdue(budget)
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
     def _announce(self, message: str) -> None:
         self.notify(message)
@@ -489,13 +667,78 @@ def _decode(resp: httpx.Response, request_id: str | None) -> Any:
     if not resp.content:
         return None
     try:
-        return resp.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return load_json(resp.content)
+    except json.JSONDecodeError as exc:
         raise MalformedResponseError(
             f"the server answered HTTP {resp.status_code} with malformed JSON",
             status=resp.status_code,
             request_id=request_id,
         ) from exc
+    except ValueError as exc:  # UnicodeDecodeError, or nesting no API answer has
+        raise MalformedResponseError(
+            f"the server answered HTTP {resp.status_code} with "
+            + ("malformed JSON" if isinstance(exc, UnicodeDecodeError) else str(exc)),
+            status=resp.status_code,
+            request_id=request_id,
+        ) from None
+
+
+def _request_id(resp: httpx.Response) -> str | None:
+    value = resp.headers.get("x-request-id")
+    return value if value and len(value) <= MAX_REQUEST_ID else None
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+class _Overdue(Exception):
+    """A try that took longer than its budget (ApiClient._attempt)."""
+
+    def __init__(self, budget: float) -> None:
+        super().__init__(f"no complete answer within {budget:.1f} s")
+
+
+def _abandon(lock: threading.Lock, state: dict[str, Any]) -> None:
+    """Mark a try abandoned and, if its answer has begun and is still being read, shut
+    its socket down so the helper thread's blocked read returns now.
+
+    `shutdown` on a duplicate of the descriptor: it acts on the socket the two share,
+    wakes a read blocked in another thread (closing would not), and leaves the TLS
+    object of the original untouched for httpcore to close as after any read error."""
+    with lock:
+        state["abandoned"] = True
+        resp = state["response"]
+        if resp is None or state["finished"]:
+            return
+        stream = resp.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(sock, socket.socket) or sock.fileno() < 0:
+            return
+        try:
+            with socket.fromfd(sock.fileno(), sock.family, sock.type) as twin:
+                twin.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed by the peer: the read has returned or will
+
+
+def _refuse_credentials_in(base_url: str) -> None:
+    """httpx turns `user:password@` in a base URL into Basic auth (not our Bearer token)
+    and every message that names the URL would show the password. Settings refuse such
+    URLs already; this catches any other way in, without repeating the URL."""
+    from urllib.parse import urlsplit
+
+    try:
+        netloc = urlsplit(base_url).netloc
+    except ValueError:
+        return  # not a URL at all: httpx.Client says so
+    if "@" in netloc:
+        raise ClientSetupError(
+            "the base URL holds credentials (user:password@); credentials do not belong "
+            "in the URL",
+            code="CREDENTIALS_IN_URL",
+            setting="the base URL (use `makini auth login` or MAKINI_CLIENT_SECRET)",
+        )
 
 
 def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -10,7 +10,17 @@ proxy's HTML page).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+#: Deeper JSON than this is no answer of this API (its objects nest a few levels), and
+#: decoding, validating or printing it would overflow a recursion limit somewhere.
+MAX_JSON_DEPTH = 64
+#: How much of the server's own text (an error message, a field list) a message quotes:
+#: the error is one line on a terminal, not the server's whole body.
+MAX_QUOTED = 300
+#: The contract's codes are short identifiers; anything else is not a code to branch on.
+_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,63}")
 
 #: HTTP status → the contract's code, used when a body carries no code of its own.
 STATUS_CODES: dict[int, str] = {
@@ -93,10 +103,33 @@ class APIConnectionError(APIError):
         self.retries = retries
 
 
+class DeadlineExceededError(APIConnectionError):
+    """The time the caller allowed the whole operation (`ApiClient.deadline`) ran out
+    before an answer came, or left no room for the next try.
+
+    `sent` is True when a request was on its way: it may have been carried out (a POST
+    that starts a sync may have started it)."""
+
+    default_code = "DEADLINE_EXCEEDED"
+
+    def __init__(self, message: str, *, url: str, sent: bool, method: str, path: str) -> None:
+        super().__init__(message, kind="timeout", url=url)
+        self.sent = sent
+        self.method = method
+        self.path = path
+
+
 class MalformedResponseError(APIError):
     """The server answered, but not with what the API promises."""
 
     default_code = "MALFORMED_RESPONSE"
+
+
+class InvalidRequestURLError(APIError):
+    """A request URL httpx refuses to build (a path too long to send): what the caller
+    passed in, not anything the server did."""
+
+    default_code = "INVALID_URL"
 
 
 class NotAuthenticatedError(APIError):
@@ -127,17 +160,59 @@ class ClientSetupError(APIError):
         self.setting = setting
 
 
+def too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether decoded JSON nests containers more than `limit` levels deep.
+
+    Iterative, so measuring a hostile answer cannot itself overflow the stack."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        if depth > limit:
+            return True
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return False
+
+
+def load_json(text: str | bytes) -> Any:
+    """`json.loads`, with nesting a Makini answer never has turned into a ValueError.
+
+    CPython's decoder recurses once per level: 100,000 `[` raise RecursionError, which is
+    no error of ours to report as a bug. Shallower but still absurd nesting decodes, then
+    fails later in pydantic or a renderer; it is refused here, once, for every caller."""
+    try:
+        doc = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep") from None
+    if too_deep(doc):
+        raise ValueError(f"JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    return doc
+
+
+def quoted(text: str, limit: int = MAX_QUOTED) -> str:
+    """The server's text, cut to what one line of an error can hold."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def parse_error_body(
     status: int, body: bytes, content_type: str
 ) -> tuple[str, str, dict[str, Any]]:
-    """Return (code, message, details) from any of the body shapes servers send."""
+    """Return (code, message, details) from any of the body shapes servers send.
+
+    Whatever the body holds, the result is short: the code is a code or the status's
+    default, and the message quotes at most MAX_QUOTED characters of the server's text."""
     default_code = STATUS_CODES.get(status, f"HTTP_{status}")
     text = body.decode("utf-8", errors="replace").strip()
     if not text:
         return default_code, f"the server answered HTTP {status} with an empty body", {}
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError:
+        doc = load_json(text)
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            return default_code, f"the server answered HTTP {status} with {exc}", {}
         kind = (
             "an HTML page"
             if "html" in content_type.lower() or text.startswith("<")
@@ -147,17 +222,22 @@ def parse_error_body(
     if isinstance(doc, dict):
         error = doc.get("error")
         if isinstance(error, dict):
-            code = str(error.get("code") or default_code)
-            message = str(error.get("message") or f"HTTP {status}")
+            raw_code = error.get("code")
+            code = (
+                raw_code
+                if isinstance(raw_code, str) and _CODE.fullmatch(raw_code)
+                else default_code
+            )
+            message = quoted(str(error.get("message") or f"HTTP {status}"))
             raw = error.get("details")
             details: dict[str, Any] = raw if isinstance(raw, dict) else {}
             return code, message, details
         if isinstance(error, str):
-            return default_code, error, {}
+            return default_code, quoted(error), {}
         if "message" in doc:
             fields = doc.get("errors")
             laravel: dict[str, Any] = {"fields": fields} if isinstance(fields, dict) else {}
-            return default_code, str(doc["message"]) or f"HTTP {status}", laravel
+            return default_code, quoted(str(doc["message"])) or f"HTTP {status}", laravel
     return default_code, f"the server answered HTTP {status}", {}
 
 
@@ -167,9 +247,13 @@ def field_summary(details: dict[str, Any]) -> str:
         return ""
     parts = []
     for name, problems in fields.items():
-        text = "; ".join(map(str, problems)) if isinstance(problems, list) else str(problems)
-        parts.append(f"{name}: {text}")
-    return " (" + ", ".join(parts) + ")"
+        text = (
+            "; ".join(quoted(str(p), 100) for p in problems)
+            if isinstance(problems, list)
+            else str(problems)
+        )
+        parts.append(f"{quoted(str(name), 60)}: {quoted(text, 100)}")
+    return " (" + quoted(", ".join(parts)) + ")"
 
 
 def error_from_response(

@@ -61,3 +61,26 @@ def new_app(help_text: str, *, name: str | None = None) -> typer.Typer:
         # narrower one click still wraps to the terminal's width.
         context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
     )
+
+
+#: What an Idempotency-Key header can carry: visible ASCII, as HTTP header values must be.
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def idempotency_key(value: str | None) -> str | None:
+    """Check a user's --idempotency-key before it meets HTTP (which would refuse it)."""
+    if value is None:
+        return None
+    if not value or len(value) > IDEMPOTENCY_KEY_MAX or not all(" " < ch < "\x7f" for ch in value):
+        from makini_cli.errors import UsageError
+
+        raise UsageError(
+            f"--idempotency-key {value!r} is not 1 to {IDEMPOTENCY_KEY_MAX} visible ASCII "
+            "characters",
+            hint="use letters, digits and - _ . : such as a CI job id",
+        )
+    return value
+
+
+#: credential field names whose values are secrets: they belong in --secret or a file
+SECRET_FIELD_WORDS = ("secret", "password", "passwd", "token", "key", "pin")

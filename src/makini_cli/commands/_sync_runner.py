@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from makini_cli.api.errors import APIError
+from makini_cli.api.errors import APIError, DeadlineExceededError
 from makini_cli.api.resources.syncs import (
     AlreadyRunning,
     Detached,
@@ -38,6 +38,9 @@ from makini_cli.errors import CliError, ExitCode
 from makini_cli.failures import to_cli_error
 from makini_cli.models.sync import Sync
 from makini_cli.output.progress import ProgressView
+
+if TYPE_CHECKING:
+    from makini_cli.api.client import ApiClient
 
 #: From harmless to worst: a fan-out exits with the worst outcome's code.
 SEVERITY: tuple[ExitCode, ...] = (
@@ -137,6 +140,18 @@ class RunOptions:
     several: bool = False
     policy: PollPolicy = field(default_factory=PollPolicy)
     stall_after: float = 120.0
+    #: when `timeout` runs out, on the runner's monotonic clock (`limit_requests`)
+    deadline: float | None = None
+
+
+def limit_requests(options: RunOptions, client: ApiClient) -> None:
+    """Start `--timeout`'s countdown now, for the whole command: every request from here
+    on (a listing before the runner starts, a start, a poll, their retries and waits) is
+    cut short or given up when it runs out, so a server that answers slowly, or a byte at
+    a time, cannot hold the command past it."""
+    if options.timeout is not None and options.deadline is None:
+        options.deadline = client.monotonic() + options.timeout
+    client.deadline = options.deadline
 
 
 class _StallWatch:
@@ -198,6 +213,8 @@ class SyncRunner:
         self.stop = threading.Event()
         #: syncs being followed right now, by connection key (for Ctrl-C's advice)
         self.active: dict[str, Tracker] = {}
+        #: when --timeout runs out for the whole command; polls stop then (exit 8)
+        self.deadline = options.deadline
 
     def sleep(self, seconds: float) -> None:
         """The client's retry sleep during a run: Ctrl-C must not wait out a Retry-After."""
@@ -228,9 +245,16 @@ class SyncRunner:
         except Detached:
             return Outcome(key, "detached", None, elapsed=self.monotonic() - started)
         except (CliError, APIError) as exc:
-            return Outcome(
-                key, "error", None, error=self._cli(exc), elapsed=self.monotonic() - started
-            )
+            # Time ran out before the start was answered: no sync is known to run, so it
+            # is the API's slowness (exit 5), not a pending sync (exit 8, which promises
+            # that the job goes on). A start that was sent may still have happened.
+            error = self._cli(exc)
+            if isinstance(exc, DeadlineExceededError) and exc.sent and exc.method == "POST":
+                error.hint = (
+                    f"the sync may have started all the same: `makini sync list {key}` "
+                    "shows it; raise --timeout for a slow server"
+                )
+            return Outcome(key, "error", None, error=error, elapsed=self.monotonic() - started)
 
     def _already_running(self, key: str, running: AlreadyRunning) -> Outcome | Tracker:
         policy = self.options.if_running
@@ -264,6 +288,13 @@ class SyncRunner:
         On Ctrl-C (KeyboardInterrupt in the caller's thread) the workers stop;
         `self.active` then holds the syncs left running on the server.
         """
+        if self.deadline is None and self.options.timeout is not None:
+            self.deadline = self.monotonic() + self.options.timeout
+        client = self.api.client
+        before = client.deadline
+        # The requests of every worker stop at the deadline, and so then does the run:
+        # a start, a poll or a retry wait in flight cannot hold it past --timeout.
+        client.deadline = self.deadline
         pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="makini-sync")
         inflight: dict[Future[Any], tuple[str, str]] = {}
         to_start = list(reversed(keys))
@@ -273,12 +304,13 @@ class SyncRunner:
 
         def follow(key: str, tracker: Tracker, poll_now: bool) -> None:
             now = self.monotonic()
-            timeout = self.options.timeout
             item = _Followed(
                 key=key,
                 tracker=tracker,
                 started=now,
-                deadline=None if timeout is None else now + timeout,
+                # --timeout bounds the whole command, not each sync from its start: a
+                # fan-out whose starts queued behind --concurrency ends on time too.
+                deadline=self.deadline,
                 intervals=self.options.policy.intervals(),
                 stall=_StallWatch(now, self.options.stall_after),
                 latest=getattr(tracker, "latest", None),
@@ -294,10 +326,12 @@ class SyncRunner:
             followed.pop(item.key, None)
             if result != "detached":
                 self.active.pop(item.key, None)
+            # The last Sync seen stays in the outcome even when following it failed: the
+            # sync goes on on the server, and its id is how to find it again.
             return Outcome(
                 item.key,
                 result,
-                None if error else item.latest,
+                item.latest,
                 error=error,
                 request_id=item.tracker.request_id,
                 elapsed=self.monotonic() - item.started,
@@ -338,6 +372,10 @@ class SyncRunner:
                         sync = future.result()
                     except Detached:
                         continue
+                    except DeadlineExceededError:
+                        # The poll was cut short by --timeout: the sync goes on (exit 8).
+                        yield finish(item, "timeout")
+                        continue
                     except (CliError, APIError) as exc:
                         yield finish(item, "error", self._cli(exc))
                         continue
@@ -349,6 +387,7 @@ class SyncRunner:
         finally:
             self.stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
+            client.deadline = before
             self.progress.close()
 
     def _cli(self, exc: CliError | APIError) -> CliError:

@@ -24,17 +24,23 @@ app = new_app(
 
 
 def forget_credentials(c: AppContext, profile: str, base_url: str | None = None) -> None:
-    """Remove every secret stored for `profile` (client secret, tokens, token caches)."""
-    store = c.secrets
-    prefix = secret_name(profile, "")
+    """Remove every secret stored for `profile` (client secret, tokens, token caches).
+
+    The secret store's index lists what was stored, per-connection tokens and tokens
+    cached for other base URLs included; the names built here also cover secrets stored
+    before there was an index."""
+    from makini_cli.config.credentials import token_cache_name
+
     names = {secret_name(profile, "client_secret"), secret_name(profile, "token")}
-    # The file back end can enumerate; keyring entries are found by the names we write.
-    with contextlib.suppress(CliError):  # a damaged file must not stop a logout
-        names.update(n for n in store.file.names() if n.startswith(prefix))
     if base_url:
-        names.add(secret_name(profile, f"admin@{base_url}"))
-    for name in names:
-        store.delete(name)
+        names.add(token_cache_name(profile, "admin", base_url))
+    remaining = c.secrets.forget(profile, names)
+    if remaining:
+        c.msg.warn(
+            f"the keyring could not be reached ({c.secrets.keyring_problem}): it may still "
+            f"hold {len(remaining)} secret(s) of profile {profile}; the next logout or delete "
+            f"of a profile named {profile} that reaches the keyring removes them"
+        )
 
 
 def _read_secret(c: AppContext, prompt: str) -> str:

@@ -9,6 +9,7 @@ import typer
 
 from makini_cli.api.errors import APIStatusError
 from makini_cli.commands._common import (
+    SECRET_FIELD_WORDS,
     KeyArg,
     LimitOption,
     YesOption,
@@ -16,6 +17,7 @@ from makini_cli.commands._common import (
     keys_arg,
     new_app,
 )
+from makini_cli.commands._common import idempotency_key as check_idempotency_key
 from makini_cli.context import AppContext
 from makini_cli.errors import UsageError
 
@@ -169,7 +171,15 @@ def create(
     creds: dict[str, Any] = {}
     if credentials_file:
         creds.update(_read_credentials_file(c, credentials_file))
-    creds.update(_pairs(credential or [], "--credential"))
+    given = _pairs(credential or [], "--credential")
+    for field_name in given:
+        if any(word in field_name.lower() for word in SECRET_FIELD_WORDS):
+            c.msg.warn(
+                f"--credential {field_name}=… puts a secret in the command line, where other "
+                "local users and the shell history can read it; use --secret "
+                f"{field_name} (asked without echo) or --credentials-file"
+            )
+    creds.update(given)
     for field in secret or []:
         creds[field] = _prompt_secret(c, field)
     created = c.connections.create(
@@ -177,7 +187,7 @@ def create(
         email=email,
         provider=platform,
         credentials=creds,
-        idempotency_key=idempotency_key,
+        idempotency_key=check_idempotency_key(idempotency_key),
     )
     data = created.to_api()
     # The answer holds the new connection's token pair: print the key, not the tokens.

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 import typer
 
 from makini_cli.commands._common import YesOption, app_ctx, complete_profiles, new_app
+from makini_cli.config.settings import shown_base_url
 from makini_cli.config.store import (
     BUILTIN_SANDBOX,
     DEFAULT_BASE_URL,
@@ -41,7 +42,8 @@ def _rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 "name": name,
                 "active": name == active,
                 "builtin": name == BUILTIN_SANDBOX,
-                "base_url": section.get("base_url", default_url),
+                # A hand-edited URL may hold a password: never print it.
+                "base_url": shown_base_url(section.get("base_url", default_url), quoted=False),
                 "client_id": section.get("client_id"),
                 **{k: v for k, v in section.items() if k not in ("base_url", "client_id")},
             }
@@ -197,8 +199,10 @@ def delete(
         if doc.get("active_profile") == name:
             doc.pop("active_profile")
 
-    c.store.update(change)
     from makini_cli.commands.auth import forget_credentials
 
+    # Secrets first: should that fail, the profile is still there to log out of or delete
+    # again; the other way round, its secrets would outlive it with nothing naming them.
     forget_credentials(c, name, str(base_url))
+    c.store.update(change)
     c.msg.notice(f"deleted profile {name}")

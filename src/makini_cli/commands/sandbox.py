@@ -35,7 +35,11 @@ def serve(
     ctx: typer.Context,
     host: Annotated[
         str,
-        typer.Option(metavar="ADDRESS", help="Address to bind; keep 127.0.0.1 unless you mean it."),
+        typer.Option(
+            metavar="ADDRESS",
+            help="Address to bind; keep 127.0.0.1 unless you mean it. Any other address "
+            "needs a client secret of 16+ characters (not the demo one).",
+        ),
     ] = "127.0.0.1",
     port: Annotated[
         int, typer.Option(metavar="PORT", min=0, max=65535, help="Port (0 = any free one).")
@@ -50,8 +54,17 @@ def serve(
         str | None,
         typer.Option(
             metavar="SECRET",
-            help="Client secret it accepts (visible to other local users in argv; "
-            "prefer MAKINI_SANDBOX_CLIENT_SECRET).",
+            help="Client secret it accepts, 8+ characters (visible to other local users in "
+            "argv; prefer MAKINI_SANDBOX_CLIENT_SECRET).",
+        ),
+    ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-host",
+            metavar="NAME",
+            help="Also answer requests whose Host header names NAME (repeatable). Only "
+            "localhost and the bound address are answered otherwise (DNS rebinding guard).",
         ),
     ] = None,
     rate_limit: Annotated[
@@ -62,6 +75,15 @@ def serve(
         float | None,
         typer.Option(
             metavar="FACTOR", min=0.001, help="Run the sandbox clock this many times faster."
+        ),
+    ] = None,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            "--faults",
+            metavar="SPEC",
+            help="Fail requests at random to rehearse failures, e.g. "
+            "rate=0.3,seed=7,modes=429,503,drip,reset,drop (see below).",
         ),
     ] = None,
     no_extensions: Annotated[
@@ -89,24 +111,81 @@ def serve(
 
     Prints its URL on stdout and the demo credentials on stderr.
 
+    --faults SPEC makes a share of requests fail, drawn per request from a seeded
+    generator (same seed, same faults for a client that sends one request at a time).
+    SPEC is comma-separated: rate=P (share of requests, default 0.1), seed=N (default:
+    random, shown at startup), modes=M,... (default: all), latency=D and drip=D
+    (default 2s, at most 60s), retry_after=S (default 1), path=PREFIX,... (default: all
+    but /sandbox/). Modes: 429 (with Retry-After), 500, 502, 503 (with Retry-After), 504,
+    latency (the answer is late), drip (its body trickles out), reset (the connection is
+    reset before the request is handled), drop (handled, then the connection closes with
+    no answer: retry with the same Idempotency-Key to get it).
+
     \b
     Examples:
       makini sandbox serve
       makini sandbox serve --port 0 --clock-speed 20 --data-dir ./sandbox-data
       makini sandbox serve --no-extensions
+      makini sandbox serve --faults "rate=0.3,seed=7,modes=429,503,drip,reset,drop"
+      makini sandbox serve --faults "rate=1,modes=latency,latency=5s,path=/api/system/syncs"
+      MAKINI_SANDBOX_CLIENT_SECRET="$(openssl rand -hex 16)" \\
+        makini sandbox serve --host 0.0.0.0 --allowed-host sandbox.internal
     """
     from makini_cli.durations import parse_duration
+    from makini_cli.errors import ConfigError
+    from makini_cli.sandbox.chaos import ChaosSpecError, parse_spec
     from makini_cli.sandbox.middleware import Activity
+    from makini_cli.sandbox.server import BindError
     from makini_cli.sandbox.server import serve as run_server
     from makini_cli.sandbox.settings import (
         DEMO_CLIENT_ID,
         DEMO_CLIENT_SECRET,
+        EXPOSED_MIN_SECRET_LENGTH,
+        MIN_SECRET_LENGTH,
+        DataDirError,
+        SandboxConfigError,
         SandboxSettings,
+        check_exposure,
         default_data_dir,
     )
 
     c = app_ctx(ctx)
-    secret = client_secret or os.environ.get("MAKINI_SANDBOX_CLIENT_SECRET") or DEMO_CLIENT_SECRET
+    secret_env = "MAKINI_SANDBOX_CLIENT_SECRET"
+    # An empty or short secret is a mistake to report, never a reason to fall back to
+    # the public demo secret.
+    if client_secret is not None:
+        if len(client_secret) < MIN_SECRET_LENGTH:
+            raise UsageError(
+                "--client-secret is empty"
+                if not client_secret
+                else f"--client-secret is shorter than {MIN_SECRET_LENGTH} characters",
+                hint=f"give a secret of at least {MIN_SECRET_LENGTH} characters, or leave "
+                "the option out to use the demo secret",
+            )
+        secret = client_secret
+    elif (from_env := os.environ.get(secret_env)) is not None:
+        if len(from_env) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"{secret_env} is empty"
+                if not from_env
+                else f"{secret_env} is shorter than {MIN_SECRET_LENGTH} characters",
+                hint=f"set it to at least {MIN_SECRET_LENGTH} characters, or unset it to use "
+                "the demo secret",
+            )
+        secret = from_env
+    else:
+        secret = DEMO_CLIENT_SECRET
+    if client_id is not None and not client_id.strip():
+        raise UsageError("--client-id is empty", hint="leave it out to use the demo client id")
+    plan = None
+    if faults is not None:
+        try:
+            plan = parse_spec(faults)
+        except ChaosSpecError as exc:
+            raise UsageError(
+                f"--faults {faults!r}: {exc}",
+                hint='e.g. --faults "rate=0.3,seed=7,modes=429,503,drip,reset,drop"',
+            ) from None
     settings = SandboxSettings(
         data_dir=data_dir or default_data_dir(),
         client_id=client_id or DEMO_CLIENT_ID,
@@ -114,10 +193,20 @@ def serve(
         rate_limit_per_minute=rate_limit or 600,
         clock_speed=clock_speed,
         extensions=not no_extensions,
+        allowed_hosts=tuple(allowed_host or ()),
+        chaos=plan,
     )
 
     if background and host != "127.0.0.1":
         raise UsageError("--background serves on 127.0.0.1 only", hint="drop --host")
+    try:
+        check_exposure(settings, host)
+    except SandboxConfigError as exc:
+        raise UsageError(
+            str(exc),
+            hint=f"set {secret_env} to a secret of at least {EXPOSED_MIN_SECRET_LENGTH} "
+            "characters (e.g. `openssl rand -hex 16`), or serve on --host 127.0.0.1",
+        ) from None
     activity = Activity(
         idle_exit=parse_duration(idle_exit, flag="--idle-exit") if idle_exit else None
     )
@@ -138,6 +227,8 @@ def serve(
         c.msg.notice(f"sandbox listening on {url}  (data: {settings.data_dir})")
         c.msg.notice(f"  client id:     {settings.client_id}")
         c.msg.notice(f"  client secret: {shown}")
+        if plan is not None:
+            c.msg.notice(f"  faults:        {plan.describe()}")
         c.msg.notice(
             f"  try: MAKINI_BASE_URL={url} MAKINI_CLIENT_ID={settings.client_id} "
             "MAKINI_CLIENT_SECRET=… makini connections list"
@@ -145,7 +236,16 @@ def serve(
         c.out.text(url)
         c.out.flush()
 
-    run_server(settings, host=host, port=port, on_ready=ready, activity=activity)
+    try:
+        run_server(settings, host=host, port=port, on_ready=ready, activity=activity)
+    except BindError as exc:
+        raise UsageError(
+            str(exc), hint="choose another --port, or --port 0 for any free one"
+        ) from None
+    except DataDirError as exc:
+        raise ConfigError(
+            str(exc), hint="point --data-dir (or MAKINI_SANDBOX_DIR) at a directory of its own"
+        ) from None
     if background:
         # Idle exit or Ctrl-C (a SIGTERM ends the process before this; `stop` tidies up).
         from makini_cli.sandbox import background as shared

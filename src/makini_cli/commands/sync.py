@@ -15,8 +15,9 @@ from makini_cli.commands._common import (
     keys_arg,
     new_app,
 )
+from makini_cli.commands._common import idempotency_key as check_idempotency_key
 from makini_cli.context import AppContext
-from makini_cli.errors import CliError, ExitCode, QuietExit, UsageError
+from makini_cli.errors import CliError, ExitCode, QuietExit, UsageError, interruption_code
 
 if TYPE_CHECKING:
     from makini_cli.commands._sync_runner import Outcome, RunOptions, SyncRunner
@@ -94,6 +95,9 @@ def _runner(c: AppContext, options: "RunOptions", names: dict[str, str]) -> "Syn
     runner = SyncRunner(
         c.syncs, options, _progress_view(c, names), c.msg.warn, explain=c.explain
     )
+    # Whatever ends the run (an error, Ctrl-C, SIGTERM before the first sync started), the
+    # live display stops and the terminal gets its cursor back.
+    c.resources.callback(runner.progress.close)
     # Ctrl-C must not sit out a Retry-After wait inside a worker thread.
     c.client.sleep = runner.sleep
     return runner
@@ -176,7 +180,7 @@ def run(
       makini sync run 10000715260448 --no-wait --idempotency-key "$CI_JOB_ID"
     """
     from makini_cli.api.resources.syncs import PollPolicy
-    from makini_cli.commands._sync_runner import RunOptions
+    from makini_cli.commands._sync_runner import RunOptions, limit_requests
 
     c = app_ctx(ctx)
     if all_ and keys:
@@ -195,10 +199,11 @@ def run(
         wait=wait,
         timeout=_duration(timeout, "--timeout"),
         if_running=if_running,
-        idempotency_key=idempotency_key,
+        idempotency_key=check_idempotency_key(idempotency_key),
         policy=PollPolicy(first=min(0.5, ceiling), ceiling=ceiling),
         stall_after=_duration(stall_after, "--stall-after") or 120.0,
     )
+    limit_requests(options, c.client)  # --timeout bounds the whole command from here
     targets = list(dict.fromkeys(keys or []))  # a key given twice is synced once
     known: dict[str, str] = {}
     if all_:
@@ -242,7 +247,7 @@ def watch(
       makini sync watch sync_8f2c1d --timeout 10m
     """
     from makini_cli.api.resources.syncs import PollPolicy
-    from makini_cli.commands._sync_runner import RunOptions
+    from makini_cli.commands._sync_runner import RunOptions, limit_requests
 
     c = app_ctx(ctx)
     ceiling = _duration(interval, "--interval") or 5.0
@@ -250,6 +255,7 @@ def watch(
         timeout=_duration(timeout, "--timeout"),
         policy=PollPolicy(first=min(0.5, ceiling), ceiling=ceiling),
     )
+    limit_requests(options, c.client)  # --timeout bounds the whole command from here
     tracker = c.syncs.track(sync_id)
     key = tracker.key or sync_id
     runner = _runner(c, options, _names(c, [key]))
@@ -297,10 +303,11 @@ def _report(
             # Piped: one plain line per connection as it ends, for a log or a `while read`.
             for outcome in arrived():
                 out.text(_summary_line(outcome))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as `Terminated`
         runner.stop.set()
+        runner.progress.close()  # give the terminal back (cursor, live rows) first
         _detached(c, runner)
-        raise QuietExit(ExitCode.INTERRUPTED) from None
+        raise QuietExit(interruption_code(exc)) from None
     # The display stopped when the last sync ended; the run ends with its total time.
     runner.progress.close(runner.progress.totals() if seen else None)
     c.remember_syncs(o.sync for o in seen if o.sync is not None)
@@ -374,6 +381,10 @@ def _explain(c: AppContext, o: "Outcome") -> None:
     elif o.result in ("conflict", "error") and o.error is not None:
         o.error.message = f"{o.key}: {o.error.message}"
         c.msg.error(o.error)
+        if o.result == "error" and o.sync_id and not (o.sync and o.sync.finished):
+            # The wait failed, not the sync: it goes on, and this is how to find it again.
+            c.msg.warn(f"{o.key}: sync {o.sync_id} goes on on the server. Follow it:")
+            c.msg.hint(f"makini sync watch {o.sync_id}")
     elif o.result == "skipped":
         c.msg.notice(f"{o.key}: a sync is already running; skipped (--if-running skip)")
 

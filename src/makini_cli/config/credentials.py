@@ -42,6 +42,11 @@ def secret_name(profile: str, what: str) -> str:
     return f"{profile}:{what}"
 
 
+def profile_of(name: str) -> str:
+    """The profile a secret name belongs to (profile names cannot contain ':')."""
+    return name.partition(":")[0]
+
+
 def token_cache_name(profile: str, what: str, base_url: str) -> str:
     """Cached tokens are per base URL: one profile may be pointed at another server."""
     return secret_name(profile, f"{what}@{base_url}")

@@ -8,6 +8,8 @@ from pathlib import Path
 CONFIG_FILE_NAME = "config.toml"
 CREDENTIALS_FILE_NAME = "credentials.json"
 LOCK_FILE_NAME = ".lock"
+#: The names (never the values) of the secrets stored per profile: see config/secrets.py.
+SECRET_INDEX_FILE_NAME = "secret-names.json"
 
 
 def config_dir() -> Path:

@@ -1,24 +1,31 @@
 """Secrets: the OS keyring when it works, else a 0600 credentials file beside the config.
 
 Keyring back ends can hang (a locked desktop keyring waiting for a prompt that never comes
-in CI), so every call runs in a worker thread with a bounded wait. When the keyring is
+in CI), so every call runs in a daemon thread with a bounded wait. When the keyring is
 missing, refuses or times out, secrets go to the credentials file, and `auth status` says
 they are stored in plain text.
+
+A keyring cannot list its entries, so the names (never the values) of the secrets stored
+for each profile are kept in an index file beside the config: logout and `profile delete`
+remove every one of them, per-connection tokens and tokens cached for an earlier base URL
+included.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
+import builtins
 import contextlib
 import json
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from makini_cli.config import paths
-from makini_cli.config.files import locked, read_bytes_or_none, write_private
-from makini_cli.errors import ConfigError
+from makini_cli.config.credentials import profile_of
+from makini_cli.config.files import locked, read_bytes_or_none, remove_stale_temps, write_private
+from makini_cli.errors import CliError, ConfigError
 
 SERVICE = "makini-cli"
 KEYRING_TIMEOUT_S = 3.0
@@ -45,20 +52,34 @@ class KeyringBackend:
 
     def __init__(self, timeout: float = KEYRING_TIMEOUT_S) -> None:
         self.timeout = timeout
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
 
     def _call(self, fn: Callable[[], T]) -> T:
-        future = self._pool.submit(fn)
-        try:
-            return future.result(timeout=self.timeout)
-        except concurrent.futures.TimeoutError as exc:
-            raise KeyringUnavailable(
-                f"the keyring did not answer within {self.timeout:g} s"
-            ) from exc
-        except KeyringUnavailable:
-            raise
-        except Exception as exc:
+        """Run `fn` in a thread of its own and wait at most `timeout` for it.
+
+        A daemon thread, and not a pool's worker: the interpreter joins pool workers at
+        exit, so a keyring that never answers kept the process alive after its output.
+        A call given up on is abandoned; the process ends without waiting for it."""
+        done = threading.Event()
+        results: list[T] = []
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                results.append(fn())
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                errors.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=run, name="makini-keyring", daemon=True).start()
+        if not done.wait(self.timeout):
+            raise KeyringUnavailable(f"the keyring did not answer within {self.timeout:g} s")
+        if errors:
+            exc = errors[0]
+            if isinstance(exc, KeyringUnavailable):
+                raise exc
             raise KeyringUnavailable(f"the keyring failed: {type(exc).__name__}") from exc
+        return results[0]
 
     def probe(self) -> None:
         def check() -> None:
@@ -145,10 +166,91 @@ class FileBackend:
             write_private(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
 
     def delete(self, name: str) -> None:
+        self.delete_many([name])
+
+    def delete_many(self, names: Iterable[str]) -> None:
+        """One rewrite for many names: a logout may remove dozens of cached tokens."""
         with locked(self.lock_path):
             data = self._read()
-            if data.pop(name, None) is not None:
+            removed = [data.pop(name) for name in set(names) if name in data]
+            if removed:
                 write_private(self.path, json.dumps(data, indent=2, sort_keys=True).encode())
+
+
+class SecretIndex:
+    """Which secret names were stored for each profile, and where: `keyring` or `file`.
+
+    A 0600 JSON file beside the config that holds names only, never a value:
+    `{"version": 1, "profiles": {"prod": {"prod:client_secret": "keyring", …}}}`.
+    A name is listed before its secret is written and unlisted only once it is removed
+    everywhere it may be, so a crash in between leaves a name to remove, never a secret
+    nobody knows of. A name marked `keyring` stays listed until the keyring confirms its
+    removal, so a logout where the keyring cannot be reached can be repeated."""
+
+    def __init__(self, path: Path, lock_path: Path) -> None:
+        self.path = path
+        self.lock_path = lock_path
+
+    def _read(self) -> dict[str, dict[str, str]]:
+        """The index; an unreadable or damaged one counts as empty (it is ours, holds
+        nothing the user wrote, and must never stop a login or a logout)."""
+        try:
+            raw = read_bytes_or_none(self.path)
+        except ConfigError:
+            return {}
+        try:
+            data = json.loads(raw) if raw else {}
+        except (ValueError, UnicodeDecodeError):
+            return {}
+        profiles = data.get("profiles") if isinstance(data, dict) else None
+        if not isinstance(profiles, dict):
+            return {}
+        return {
+            str(profile): {str(n): str(w) for n, w in names.items()}
+            for profile, names in profiles.items()
+            if isinstance(names, dict)
+        }
+
+    def _write(self, profiles: dict[str, dict[str, str]]) -> None:
+        doc = {"version": 1, "profiles": {p: n for p, n in sorted(profiles.items()) if n}}
+        write_private(self.path, json.dumps(doc, indent=2, sort_keys=True).encode())
+
+    def names(self, profile: str) -> dict[str, str]:
+        """name → where it was stored, for one profile."""
+        return dict(self._read().get(profile, {}))
+
+    def record(self, name: str, where: str) -> None:
+        """List `name` as stored in `where`. A name once stored in the keyring stays
+        marked so: the keyring copy may outlive a later fallback to the file."""
+        profile = profile_of(name)
+        known = self._read().get(profile, {}).get(name)
+        if known == "keyring" or known == where:
+            return  # the common case (a token refreshed again): no lock, no write
+        with locked(self.lock_path):
+            profiles = self._read()
+            names = profiles.setdefault(profile, {})
+            if names.get(name) != "keyring":
+                names[name] = where
+                self._write(profiles)
+
+    def discard(self, names: Iterable[str], *, keyring_cleared: Iterable[str]) -> None:
+        """Unlist `names`, except those marked `keyring` that are not in `keyring_cleared`
+        (the keyring could not be reached, so it may still hold them)."""
+        cleared = set(keyring_cleared)
+        wanted = set(names)
+        current = self._read()
+        if not any(n in current.get(profile_of(n), {}) for n in wanted):
+            return
+        with locked(self.lock_path):
+            profiles = self._read()
+            changed = False
+            for name in wanted:
+                listed = profiles.get(profile_of(name), {})
+                if name in listed and (listed[name] != "keyring" or name in cleared):
+                    del listed[name]
+                    changed = True
+            if changed:
+                self._write(profiles)
 
 
 class SecretStore:
@@ -161,6 +263,7 @@ class SecretStore:
         *,
         use_keyring: bool | None = None,
         warn: Callable[[str], None] | None = None,
+        index: SecretIndex | None = None,
     ) -> None:
         if use_keyring is None:
             use_keyring = os.environ.get("MAKINI_NO_KEYRING", "") in ("", "0", "false")
@@ -168,6 +271,9 @@ class SecretStore:
         self._keyring_checked = not use_keyring
         self._keyring_candidate = keyring_backend
         self.file = file_backend or FileBackend()
+        self.index = index or SecretIndex(
+            self.file.path.parent / paths.SECRET_INDEX_FILE_NAME, self.file.lock_path
+        )
         self._warn = warn
         self.keyring_problem: str | None = None if use_keyring else "disabled by MAKINI_NO_KEYRING"
 
@@ -217,6 +323,8 @@ class SecretStore:
 
     def set(self, name: str, value: str) -> None:
         keyring = self._usable_keyring()
+        # Listed before it is written: a crash in between leaves a name, not a lost secret.
+        self.index.record(name, "file" if keyring is None else "keyring")
         if keyring is not None:
             try:
                 keyring.set(name, value)
@@ -229,11 +337,42 @@ class SecretStore:
         self.file.set(name, value)
 
     def delete(self, name: str) -> None:
+        self._delete([name])
+
+    def _delete(self, names: Iterable[str]) -> builtins.set[str]:
+        """Remove `names` from both back ends and the index; return those the keyring
+        confirmed removing."""
+        wanted = sorted(set(names))
+        cleared: builtins.set[str] = builtins.set()
         keyring = self._usable_keyring()
-        if keyring is not None:
+        for name in wanted:
+            if keyring is None:
+                break
             try:
                 keyring.delete(name)
+                cleared.add(name)
             except KeyringUnavailable as exc:
                 self._keyring_failed(exc)
+                keyring = None
         if self.file.path.exists():
-            self.file.delete(name)
+            self.file.delete_many(wanted)
+        self.index.discard(wanted, keyring_cleared=cleared)
+        return cleared
+
+    def forget(self, profile: str, names: Iterable[str] = ()) -> list[str]:
+        """Remove every secret of `profile`: `names`, each name the index lists for it and
+        each name the credentials file holds for it; then the temp files that writers
+        killed mid-write left (they may hold a secret).
+
+        Returns the names the keyring may still hold because it could not be reached
+        (they stay in the index, so a later logout removes them)."""
+        prefix = f"{profile}:"
+        listed = self.index.names(profile)
+        wanted = set(names) | set(listed)
+        with contextlib.suppress(CliError):  # a damaged file must not stop a logout
+            wanted.update(n for n in self.file.names() if n.startswith(prefix))
+        cleared = self._delete(wanted)
+        with locked(self.file.lock_path):
+            remove_stale_temps(self.file.path)
+            remove_stale_temps(self.index.path)
+        return sorted(n for n, where in listed.items() if where == "keyring" and n not in cleared)

@@ -115,11 +115,20 @@ def coerce(key: str, raw: Any, source: str) -> Any:
                 raise ValueError(f"must be one of {', '.join(COLOR_MODES)}")
             return value
         if key == "timeout":
+            if isinstance(raw, bool):  # `true` is no number of seconds, though float() says 1
+                raise ValueError("must be a number of seconds between 0 and 3600")
             number = float(raw)
+            # Also refuses nan and inf (TOML reads `inf`, `nan` and 1e400 as floats):
+            # every comparison with nan is false, and inf is above the bound.
             if not 0 < number <= 3600:
                 raise ValueError("must be a number of seconds between 0 and 3600")
             return number
         if key == "max_retries":
+            # TOML gives floats for `inf`, `nan` and 1e400, and int() of inf raises
+            # OverflowError, which is no ValueError. Only a whole number counts (3.0 is 3;
+            # inf and nan are not whole); `true` is no count, though int() takes it for 1.
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError("must be a whole number from 0 to 20")
             count = int(raw)
             if not 0 <= count <= 20:
                 raise ValueError("must be a whole number from 0 to 20")
@@ -127,19 +136,113 @@ def coerce(key: str, raw: Any, source: str) -> Any:
         if key in ("debug", "no_input", "quiet"):
             return raw if isinstance(raw, bool) else _truthy(str(raw))
         if key == "base_url":
-            url = str(raw).strip().rstrip("/")
-            if url != SANDBOX_BASE_URL and not url.startswith(("http://", "https://")):
-                raise ValueError("must start with http:// or https://, or be `sandbox`")
-            return url
+            return _base_url(raw)
         if key == "ca_bundle":
             return _ca_bundle_path(raw, source)
         return raw
     except (TypeError, ValueError) as exc:
         error = UsageError if source in ("flag", "argument") else ConfigError
+        shown = shown_base_url(raw) if key == "base_url" else repr(raw)
         raise error(
-            f"invalid {key} {raw!r} from {source}: {exc}",
-            hint=f"fix the value of {key} ({source})",
+            f"invalid {key} {shown} from {source}: {exc}",
+            hint=getattr(exc, "hint", None) or f"fix the value of {key} ({source})",
+            code=getattr(exc, "code", None),
         ) from exc
+
+
+class _Refused(ValueError):
+    """A value refused with its own advice, rather than "fix the value"."""
+
+    def __init__(self, message: str, *, hint: str, code: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.code = code
+
+
+def _base_url(raw: Any) -> str:
+    """`sandbox`, or an http(s) URL that httpx can use as it stands.
+
+    Checked here, with the standard library only (start-up stays light: httpx is imported
+    by the commands that send requests), so that a bad URL is the user's usage (flag) or
+    configuration (env, profile) error, never an httpx.InvalidURL, or a UnicodeError from
+    the name lookup, surfacing as a crash. Credentials (`user:password@`) are refused:
+    httpx would send them as Basic auth instead of our Bearer token, and every message,
+    `--debug` line and `auth status` that names the URL would show the password.
+    """
+    text = str(raw).strip()
+    if text == SANDBOX_BASE_URL:
+        return text
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://, or be `sandbox`")
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise ValueError("must not contain spaces or control characters")
+    if len(text) > 2048:
+        raise ValueError("is too long for a base URL (over 2048 characters)")
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        # The standard library's words may quote the host; ours never quote the URL.
+        raise ValueError("is not a valid URL (an IPv6 address goes in [ ])") from None
+    if "@" in parts.netloc:
+        raise _Refused(
+            "credentials do not belong in the URL",
+            hint="remove `user:password@`; log in with `makini auth login`, or set "
+            "MAKINI_CLIENT_ID and MAKINI_CLIENT_SECRET",
+            code="CREDENTIALS_IN_URL",
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError("has an invalid port (a number from 1 to 65535 after the host)")
+    if parts.query or parts.fragment or text.endswith(("?", "#")):
+        raise ValueError("must not have a query (?…) or a fragment (#…)")
+    _check_host(parts.hostname or "", bracketed="[" in parts.netloc)
+    return text.rstrip("/")
+
+
+def _check_host(host: str, *, bracketed: bool) -> None:
+    """The checks httpx (and the name lookup below it) would fail on, made first."""
+    import re
+
+    if not host:
+        raise ValueError("has no host name")
+    if bracketed or re.fullmatch(r"[0-9]+(\.[0-9]+){3}", host):
+        import ipaddress
+
+        try:
+            if bracketed:
+                ipaddress.IPv6Address(host)
+            else:
+                ipaddress.IPv4Address(host)
+        except ValueError:
+            raise ValueError("has an invalid IP address") from None
+        return
+    name = host[:-1] if host.endswith(".") else host  # one trailing dot is fully qualified
+    if name.isascii() and not re.fullmatch(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*", name):
+        raise ValueError("has an invalid host name")
+    try:
+        # Empty labels and labels over 63 characters; Punycode that does not decode.
+        name.encode("idna")
+        if name.startswith("xn--") or ".xn--" in name:
+            name.encode("ascii").decode("idna")
+    except UnicodeError:
+        raise ValueError("has an invalid host name") from None
+
+
+def shown_base_url(raw: Any, *, quoted: bool = True) -> str:
+    """A base URL as output may show it: anything that could be a password (whatever
+    precedes an `@`) replaced, and cut to a line's length; quoted for a message."""
+    text = str(raw)
+    if "@" in text:
+        scheme, sep, rest = text.partition("://")
+        text = f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}" if sep else "***"
+    if len(text) > 200:
+        text = text[:200] + "…"
+    return repr(text) if quoted else text
 
 
 def resolve(

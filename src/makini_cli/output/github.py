@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from makini_cli.durations import format_duration
-from makini_cli.output.sanitize import clean
+from makini_cli.output.sanitize import clean, clean_lines
 
 
 def _escape_data(text: str) -> str:
@@ -18,11 +18,16 @@ def _escape_property(text: str) -> str:
 
 
 def annotation(title: str, message: str) -> str:
-    return f"::error title={_escape_property(title)}::{_escape_data(clean(message))}"
+    # Cleaned first (no controls: output/sanitize.py), then escaped as the workflow-command
+    # syntax wants: a line break in the message is kept as %0A (GitHub shows it inside the
+    # annotation), so a value can neither end the command early nor start a forged one.
+    title = _escape_property(clean(title))
+    return f"::error title={title}::{_escape_data(clean_lines(message))}"
 
 
 def _cell(text: str) -> str:
-    return clean(text).replace("|", "\\|").replace("\n", " ")
+    # `clean` leaves one line, so a value cannot end the Markdown table row.
+    return clean(text).replace("|", "\\|")
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,18 @@
-"""Everything that is not data: notices, warnings and errors, all on stderr."""
+"""Everything that is not data: notices, warnings and errors, all on stderr.
+
+Every line goes through `clean` here (output/sanitize.py), whatever the caller put in it:
+a message quotes API text (names, ids, error codes and messages) more often than not, and
+this is the one place all of stderr's lines pass. Only our own colour codes are added
+after cleaning.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TextIO
 
 from makini_cli.errors import CliError
-from makini_cli.output.sanitize import clean
+from makini_cli.output.sanitize import clean, dumps
 
 #: How far a command to copy is indented under the message it belongs to.
 HINT_INDENT = "  "
@@ -66,15 +71,18 @@ class Messages:
         self._emit(HINT_INDENT + _one_line(clean(command)))
 
     def raw(self, line: str) -> None:
-        """A line exactly as given (workflow commands a CI system reads from the log)."""
-        self._emit(line)
+        """A line as given, unwrapped and unprefixed (workflow commands a CI system reads
+        from the log). Cleaned all the same: a well-formed workflow command has no control
+        characters, so this changes nothing but a forged line."""
+        self._emit(clean(line))
 
     def debug(self, message: str) -> None:
         self._emit(self._paint(f"debug: {clean(message)}", "2"))
 
     def error(self, err: CliError) -> None:
         if self.json_errors:
-            self._emit(json.dumps({"error": err.to_dict()}, ensure_ascii=False))
+            # Exact values for scripts, with nothing raw for a terminal (sanitize.dumps).
+            self._emit(dumps({"error": err.to_dict()}))
             return
         self._emit(format_error(err, paint=self._paint))
 
@@ -83,7 +91,7 @@ def format_error(err: CliError, paint: object = None) -> str:
     """One line: what went wrong, the API's code, what to do next, the request id last."""
     text = clean(err.message).rstrip(".")
     if err.http_status is not None or err.code not in ("ERROR", err.default_code):
-        text += f" [{err.code}]"
+        text += f" [{clean(err.code)}]"
     if err.hint:
         text += f"; {clean(err.hint)}"
     if err.request_id:

@@ -5,12 +5,16 @@ bars move between polls at the rate the last polls showed, and a finished row tu
 (✓), red (✗) or yellow (⊘). Elsewhere: a plain line per state change and at most one
 progress line every few seconds per sync, with no control codes, so CI logs stay readable.
 
+Every name, key, id, status and scope on a row is the server's text and is cleaned here
+(output/sanitize.py), so callers pass what they got.
+
 Either way the caller may end with a total line (`3 syncs finished in 42s`):
 `view.close(view.totals())`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -34,8 +38,9 @@ FINAL_LOOK: dict[str, tuple[str, str]] = {
 
 
 def describe(sync: Sync) -> str:
-    """`running work-orders 1,200/5,000 records` — the gist of a sync's state."""
-    parts = [sync.status or "?"]
+    """`running work-orders 1,200/5,000 records` — the gist of a sync's state; the status
+    and scope are the server's words, so cleaned (output/sanitize.py)."""
+    parts = [clean(sync.status or "?")]
     progress = sync.progress
     if progress and (progress.scope or progress.records_total):
         if progress.scope:
@@ -138,10 +143,12 @@ class PlainProgress(_Board):
             self._seen[key] = (sync.status, started, now)
         # The key stays on the line even when the row has a name: a log is searched by key.
         name = self.names.get(key)
-        label = f"{name} ({clean(key)})" if name and name != key else clean(key)
+        label = f"{name} ({key})" if name and name != key else key
         if sync.id:
-            label += f" {clean(sync.id)}"
-        self.stream.write(f"{label}: {describe(sync)} ({format_duration(now - started)})\n")
+            label += f" {sync.id}"
+        line = f"{label}: {describe(sync)} ({format_duration(now - started)})"
+        # Cleaned whole, where it leaves: key, id, name, status and scope are the server's.
+        self.stream.write(clean(line) + "\n")
         self.stream.flush()
 
     def close(self, summary: str | None = None) -> None:
@@ -227,7 +234,17 @@ class RichProgress(_Board):
             transient=False,
             get_time=monotonic,
         )
-        self._progress.start()
+        try:
+            self._progress.start()
+        except BaseException:
+            # Ctrl-C or SIGTERM as the display comes up: the cursor may already be hidden,
+            # no caller holds this object yet to stop it, and the display may be half set
+            # up (stopping it can then fail), so the cursor is shown by hand as well.
+            with contextlib.suppress(Exception):
+                self._progress.stop()
+            with contextlib.suppress(Exception):
+                self._console.show_cursor(True)
+            raise
 
     def _estimated(self, task: Task) -> float:
         key = task.fields.get("key")
@@ -276,7 +293,12 @@ class RichProgress(_Board):
         with self._lock:
             closing, self._closed = not self._closed, True
         if closing:
-            self._progress.stop()
+            try:
+                self._progress.stop()
+            finally:
+                # Even when a signal cut the stop short, the terminal gets its cursor back.
+                with contextlib.suppress(Exception):
+                    self._console.show_cursor(True)
         if summary:
             from rich.text import Text
 

@@ -11,17 +11,16 @@ document only once the whole list has arrived, while jsonl and csv stream comple
 from __future__ import annotations
 
 import io
-import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 from unicodedata import east_asian_width
 
 from makini_cli.errors import OutputClosed
 from makini_cli.output.ages import absolute, age, parse_time, utc_now
-from makini_cli.output.sanitize import clean
+from makini_cli.output.sanitize import clean, csv_cell, dumps
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -49,31 +48,36 @@ class Column:
 
 
 def cell(value: Any) -> str:
+    """A value as one line of terminal-safe text (`clean` also turns a newline or tab
+    into a space: tables are one line per row, on a terminal and in a pipe)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dict | list):
-        return clean(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+        # Shown as compact JSON of cleaned strings: an escape like \u001b would be inert,
+        # but would still spell out the sequence the server sent.
+        return clean(dumps(_cleaned(value), separators=(",", ":")))
     return clean(str(value))
 
 
-def _one_line(text: str) -> str:
-    # A newline or tab inside a value would break a table row in two (or misalign it):
-    # tables are one line per row, on a terminal and in a pipe.
-    return text.replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
+def _cleaned(value: Any) -> Any:
+    """A nested value with every string in it (keys too) cleaned, for display only."""
+    if isinstance(value, dict):
+        return {clean(str(k)): _cleaned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    return clean(value) if isinstance(value, str) else value
 
 
 def _value(item: Mapping[str, Any], column: Column, now: datetime | None = None) -> str:
     """A table cell; `now` (terminals only) turns time columns into ages."""
     raw = item.get(column.key)
     if column.fmt:
-        text = clean(column.fmt(raw))
-    elif column.time and now is not None and (moment := parse_time(raw)) is not None:
-        text = age(moment, now)
-    else:
-        text = cell(raw)
-    return _one_line(text)
+        return clean(column.fmt(raw))
+    if column.time and now is not None and (moment := parse_time(raw)) is not None:
+        return age(moment, now)
+    return cell(raw)
 
 
 def fit_columns(
@@ -159,9 +163,9 @@ class Renderer:
         """`light` draws tables as plain text, for commands that must not import Rich."""
         mode = self.mode_for("object")
         if mode == "json":
-            self._write(json.dumps(item, indent=2, ensure_ascii=False) + "\n")
+            self._write(dumps(item, indent=2) + "\n")
         elif mode == "jsonl":
-            self._write(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self._write(dumps(item, separators=(",", ":")) + "\n")
         elif mode == "csv":
             self.stream([item], columns)
         else:
@@ -181,7 +185,7 @@ class Renderer:
             for item in items:
                 # One write per complete line, flushed: a reader never sees half an object,
                 # and a failure on a later page leaves only whole lines behind.
-                self._write(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n")
+                self._write(dumps(item, separators=(",", ":")) + "\n")
                 self.flush()
                 count += 1
             return count
@@ -191,7 +195,7 @@ class Renderer:
             # script reads as data; so the list is collected and written only once it is
             # complete. Constant memory is what jsonl is for.
             collected = list(items)
-            self._write(json.dumps(collected, indent=2, ensure_ascii=False) + "\n")
+            self._write(dumps(collected, indent=2) + "\n")
             return len(collected)
         if mode == "csv":
             return self._csv(items, columns)
@@ -220,11 +224,11 @@ class Renderer:
             if keys is None:
                 keys = list(item)
             if count == 0:
-                emit(keys)
+                emit([csv_cell(str(k)) for k in keys])
             emit([_csv_cell(item.get(k)) for k in keys])
             count += 1
         if count == 0 and keys:
-            emit(keys)
+            emit([csv_cell(str(k)) for k in keys])
         return count
 
     def _table(
@@ -236,7 +240,12 @@ class Renderer:
         wide: bool = False,
     ) -> int:
         rows = list(items)  # a table needs its widths up front; tables are for people, not bulk
-        cols = list(columns) if columns else [Column(k, k) for k in (rows[0] if rows else {})]
+        # Headers are ours, except when a list has no columns of its own: then they are
+        # the items' field names, which the server chose.
+        cols = [
+            replace(c, header=clean(c.header))
+            for c in (columns or [Column(str(k), k) for k in (rows[0] if rows else {})])
+        ]
         if not self.is_tty:
             # Piped, `table` and `wide` are the same aligned text with every column, whole
             # values and absolute times, because scripts may parse it.
@@ -342,7 +351,8 @@ class Renderer:
             self._write(f"{label.ljust(width)}  {value}".rstrip() + "\n")
 
     def text(self, line: str) -> None:
-        self._write(line + "\n")
+        """One plain line on stdout; whatever of it came from the server is cleaned."""
+        self._write(clean(line) + "\n")
 
     def _write(self, text: str) -> None:
         try:
@@ -383,14 +393,14 @@ def _empty(value: Any) -> bool:
 
 
 def _label(key: Any) -> str:
-    return _one_line(clean(str(key))).replace("_", " ")
+    return clean(str(key)).replace("_", " ")
 
 
 def _detail_value(value: Any, now: datetime | None) -> str:
     if now is not None and (moment := parse_time(value)) is not None:
         # A detail view has room for both: the age to read, the time to quote.
         return f"{age(moment, now)} ({absolute(moment)})"
-    return _one_line(cell(value))
+    return cell(value)
 
 
 def detail_rows(
@@ -431,7 +441,11 @@ def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return dumps(value, separators=(",", ":"))
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    if isinstance(value, str):
+        return csv_cell(value)
+    # Numbers (and anything else not a string) are formatted by us: a negative number
+    # stays a number, not a neutralised "'-3".
+    return clean(str(value))

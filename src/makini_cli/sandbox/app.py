@@ -24,6 +24,7 @@ from makini_cli import __version__
 from makini_cli.sandbox import scheduler
 from makini_cli.sandbox.clock import SandboxClock
 from makini_cli.sandbox.errors import ApiError, default_code, envelope
+from makini_cli.sandbox.hosts import host_policy
 from makini_cli.sandbox.middleware import Activity, SandboxMiddleware, request_id_of
 from makini_cli.sandbox.routes import (
     auth,
@@ -129,12 +130,15 @@ def create_app(
     clock: SandboxClock | None = None,
     embedded: bool = False,
     activity: Activity | None = None,
+    bound_host: str | None = None,
 ) -> FastAPI:
     """The sandbox app on the data dir of `settings` (opened, migrated, seeded now).
 
     `embedded=True` runs the scheduler step at the start of each request instead of in
     a background task: an embedded sandbox lives only as long as one CLI command.
     `activity` is shared with the server that idles out on it (see `server.serve`).
+    `bound_host`: the address the server listens on, whose name `Host` may then carry
+    (None: the loopback only; see `hosts.py`).
     """
     runtime = Runtime.open(settings, clock)
 
@@ -170,7 +174,13 @@ def create_app(
     app.include_router(control.build_router())
     # Last: its /api/eam|erp|wms|raw/{path} patterns must not shadow anything above.
     app.include_router(data.build_router())
-    app.add_middleware(SandboxMiddleware, runtime=runtime, embedded=embedded, activity=activity)
+    app.add_middleware(
+        SandboxMiddleware,
+        runtime=runtime,
+        embedded=embedded,
+        activity=activity,
+        hosts=host_policy(bound_host, settings.allowed_hosts),
+    )
     return app
 
 

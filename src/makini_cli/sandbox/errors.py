@@ -26,6 +26,8 @@ ERROR_TYPES: Mapping[str, str] = {
     "REAUTHORIZATION_REQUIRED": "connection_error",
     "SYSTEM_UNREACHABLE": "connection_error",
     "RATE_LIMIT_EXCEEDED": "rate_limit_error",
+    "PAYLOAD_TOO_LARGE": "invalid_request_error",
+    "MISDIRECTED_REQUEST": "invalid_request_error",
     "INTERNAL_ERROR": "api_error",
     "SERVICE_UNAVAILABLE": "api_error",
 }
@@ -40,6 +42,8 @@ DEFAULT_CODES: Mapping[int, str] = {
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     409: "IDEMPOTENCY_KEY_REUSED",
+    413: "PAYLOAD_TOO_LARGE",
+    421: "MISDIRECTED_REQUEST",
     422: "VALIDATION_FAILED",
     429: "RATE_LIMIT_EXCEEDED",
     500: "INTERNAL_ERROR",

@@ -1,7 +1,9 @@
 """Token-bucket rate limiting on the sandbox clock, shared by every process on a data dir.
 
 Each bucket holds up to `limit` requests and refills at `limit` per sandbox minute. The
-bucket is keyed by the bearer token's hash, or by the client host for anonymous calls.
+bucket is keyed by the hash of a valid bearer token, or by the client host for every
+other call (no token, a made-up, expired or revoked one, and all of `POST /link/token`),
+so guessing tokens or the client secret costs from the same bucket (see middleware.py).
 Times in a `RateDecision` are sandbox seconds; the middleware turns them into real
 seconds for the headers, since clients wait in real time.
 """

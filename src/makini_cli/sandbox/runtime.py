@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import time
+from dataclasses import dataclass, field
 
+from makini_cli.sandbox import idempotency
 from makini_cli.sandbox.clock import SandboxClock, StoredClock, timestamp
 from makini_cli.sandbox.seed import apply_seed, is_seeded
 from makini_cli.sandbox.settings import SandboxSettings
 from makini_cli.sandbox.store import Store
 
+logger = logging.getLogger("makini_cli.sandbox")
+
 
 @dataclass(frozen=True)
 class Runtime:
+    """`owner` identifies this runtime in the claims it takes (idempotency.py)."""
+
     settings: SandboxSettings
     store: Store
     clock: SandboxClock
+    owner: idempotency.Owner = field(default_factory=idempotency.Owner.current)
 
     def now(self) -> float:
         """Sandbox time as Unix seconds."""
@@ -36,6 +44,13 @@ class Runtime:
                 else:
                     # The client id is configuration: follow the settings if they changed.
                     conn.execute("UPDATE client SET id = ?", (settings.client_id,))
+            with store.transaction() as conn:
+                # Claims of a process that was killed mid-request would answer "still
+                # being processed" for a day; a live process's claims are left alone.
+                # Wall-clock time: the lease bounds a request's real life.
+                released = idempotency.release_abandoned(conn, runtime.owner, time.time())
+            if released:
+                logger.info("released %d idempotency key(s) left by a stopped process", released)
         except BaseException:
             store.close()
             raise

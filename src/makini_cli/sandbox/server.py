@@ -1,7 +1,10 @@
 """Running the sandbox: `serve()` in the foreground, `EmbeddedSandbox` in a thread.
 
 Both bind a socket before uvicorn starts, so `port=0` works and the real address is
-known. Nothing binds anything but 127.0.0.1 unless a caller asks for another host.
+known. Nothing binds anything but 127.0.0.1 unless a caller asks for another host, and
+`serve()` refuses another host unless the client secret is strong (`check_exposure`).
+Both raise one-line errors for what a user can fix: `BindError` (port taken, no such
+address), `SandboxConfigError` (a weak secret on an exposed address) and `DataDirError`.
 `serve()` given an `Activity` with `idle_exit` set shuts down cleanly once no request
 has come for that long: that is how the shared background sandbox ends (`background.py`).
 """
@@ -9,6 +12,7 @@ has come for that long: that is how the shared background sandbox ends (`backgro
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import socket
 import threading
@@ -22,7 +26,7 @@ import uvicorn
 from makini_cli.sandbox.app import create_app
 from makini_cli.sandbox.clock import SandboxClock
 from makini_cli.sandbox.middleware import Activity
-from makini_cli.sandbox.settings import SandboxSettings
+from makini_cli.sandbox.settings import SandboxSettings, check_exposure
 
 logger = logging.getLogger("makini_cli.sandbox")
 
@@ -66,6 +70,17 @@ class _Server(uvicorn.Server):
         return self.should_exit
 
 
+class BindError(Exception):
+    """The address cannot be listened on; the message says which and why, in one line."""
+
+
+_BIND_REASONS = {
+    errno.EADDRINUSE: "the port is already in use",
+    errno.EACCES: "permission denied (ports below 1024 need privileges)",
+    errno.EADDRNOTAVAIL: "this machine has no such address",
+}
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on accepted sockets whose
@@ -74,6 +89,11 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = _BIND_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+        shown = f"[{host}]" if ":" in host else host
+        raise BindError(f"cannot listen on {shown}:{port}: {reason}") from exc
     except BaseException:
         sock.close()
         raise
@@ -110,9 +130,10 @@ def serve(
     Ctrl-C shuts down gracefully (open requests finish, the database is closed) and then
     returns normally; so does an idle exit (`activity.idle_exit`).
     """
+    check_exposure(settings, host)
     sock = _bind(host, port)
     try:
-        app = create_app(settings, activity=activity)
+        app = create_app(settings, activity=activity, bound_host=host)
         base_url = _base_url(sock)
         server = _Server(
             _config(app), lambda: on_ready(base_url) if on_ready else None, activity
@@ -168,7 +189,9 @@ class EmbeddedSandbox:
             raise RuntimeError("this sandbox was already started")
         self._sock = _bind(DEFAULT_HOST, 0)
         try:
-            self._app = create_app(self.settings, clock=self._clock, embedded=self._embedded)
+            self._app = create_app(
+                self.settings, clock=self._clock, embedded=self._embedded, bound_host=DEFAULT_HOST
+            )
         except BaseException:
             self._sock.close()
             raise

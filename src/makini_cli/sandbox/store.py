@@ -13,6 +13,7 @@ Migrations are numbered by their place in `MIGRATIONS` and recorded in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -20,7 +21,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from makini_cli.sandbox.settings import DataDirError
+
 DB_FILENAME = "sandbox.db"
+#: The database and SQLite's -wal and -shm files beside it: token hashes, the client's
+#: connections and metadata, sealed idempotency answers. Nobody else's business.
+DB_MODE = 0o600
+_DB_SUFFIXES = ("", "-wal", "-shm")
 BUSY_TIMEOUT_MS = 10_000
 _POOL_MAX_IDLE = 8
 
@@ -172,6 +179,20 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE faults ADD COLUMN skip INTEGER NOT NULL DEFAULT 0;
     """,
+    # 6: an idempotency record names the owner of its pending claim and holds a lease, so
+    # a killed process's claims can be released; and it no longer keeps the raw key nor
+    # an answer in clear (see idempotency.py). Records written before hold raw keys and
+    # raw tokens: they only served a day of replays, so they go, and secure_delete
+    # overwrites their pages instead of leaving the tokens in the file's free space.
+    """
+    PRAGMA secure_delete = ON;
+    DELETE FROM idempotency;
+    ALTER TABLE idempotency ADD COLUMN owner_host TEXT;
+    ALTER TABLE idempotency ADD COLUMN owner_pid INTEGER;
+    ALTER TABLE idempotency ADD COLUMN owner_started TEXT;
+    ALTER TABLE idempotency ADD COLUMN owner_id TEXT;
+    ALTER TABLE idempotency ADD COLUMN lease_until REAL;
+    """,
 )
 
 
@@ -186,14 +207,48 @@ class Store:
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:
-        """Create the data dir (0700) if needed, open its database and migrate it."""
-        if not data_dir.exists():
-            # The dir holds token hashes and the client's connections: private by default
-            # (makedirs, unlike Path.mkdir, gives the mode to created parents too).
-            os.makedirs(data_dir, mode=0o700, exist_ok=True)
-        store = cls(data_dir / DB_FILENAME)
-        store.migrate()
+        """Create the data dir (0700) if needed, open its database and migrate it.
+
+        Raises `DataDirError` (one line, naming the path) when the dir or its database
+        cannot be used: a file where the dir should be, no permission, not a sandbox
+        database, a schema from a newer makini.
+        """
+        path = data_dir / DB_FILENAME
+        try:
+            if data_dir.exists() and not data_dir.is_dir():
+                raise DataDirError(f"the sandbox data dir {data_dir} is not a directory")
+            if not data_dir.exists():
+                # The dir holds token hashes and the client's connections: private by
+                # default (makedirs, unlike Path.mkdir, gives the mode to parents too).
+                os.makedirs(data_dir, mode=0o700, exist_ok=True)
+            # Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files
+            # the database's mode, and a umask-made 0644 would let other users read all.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, DB_MODE))
+        except DataDirError:
+            raise
+        except OSError as exc:
+            raise DataDirError(
+                f"cannot use the sandbox data dir {data_dir}: {exc.strerror or exc}"
+            ) from exc
+        store = cls(path)
+        try:
+            store.migrate()
+        except sqlite3.DatabaseError as exc:
+            store.close()
+            raise DataDirError(f"cannot use {path}: {exc}") from exc
+        except RuntimeError as exc:
+            store.close()
+            raise DataDirError(str(exc)) from exc
+        store.make_private()
         return store
+
+    def make_private(self) -> None:
+        """Set the database's files to 0600: those of older versions were 0644."""
+        for suffix in _DB_SUFFIXES:
+            # -wal and -shm exist only while a connection is open; another user's file,
+            # shared on purpose, is theirs to protect (and we may not chmod it).
+            with contextlib.suppress(FileNotFoundError, PermissionError):
+                os.chmod(f"{self.path}{suffix}", DB_MODE)
 
     @property
     def schema_version(self) -> int:
