@@ -139,7 +139,8 @@ def first_progress(env: dict[str, str], to_end: bool) -> tuple[float, float | No
             now = time.monotonic()
             if line.startswith("note: nothing is configured"):
                 note_at = now
-            elif line.startswith(SYNC_KEY):
+            # `KEY sync_…:` or, once the connection's name is known, `Name (KEY) sync_…:`
+            elif line.startswith(SYNC_KEY) or f"({SYNC_KEY}) sync_" in line:
                 since_note = None if note_at is None else now - note_at
                 return now - started, since_note, line.strip()
         raise SystemExit(f"sync run printed no progress line (exit {proc.wait()})")
