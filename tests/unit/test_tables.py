@@ -337,3 +337,13 @@ def test_plain_tables_align_wide_characters_by_cells() -> None:
         tty=False,
     )
     assert out.splitlines() == ["KEY  NAME      X", "k1   東京工場", "k2   Plant"]
+
+
+def test_detail_views_keep_the_users_own_names_as_written() -> None:
+    from makini_cli.output.render import detail_rows
+
+    rows = dict(detail_rows(
+        {"user_metadata": {"customer_id": "C-1"}, "profiles": {"my_prod": {"base_url": "u"}}},
+        ["user_metadata", "profiles"], None))
+    assert "  customer_id" in rows and "  my_prod" in rows
+    assert "    base url" in rows  # below a user's name, the API's fields again

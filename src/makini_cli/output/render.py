@@ -403,18 +403,31 @@ def _detail_value(value: Any, now: datetime | None) -> str:
     return cell(value)
 
 
+#: Fields whose keys are the user's own names (metadata keys, profile names): shown as
+#: they are, not in the label style of the API's field names.
+USER_NAMED = frozenset({"user_metadata", "profiles"})
+
+
 def detail_rows(
-    data: Mapping[str, Any], keys: Iterable[Any], now: datetime | None, indent: str = ""
+    data: Mapping[str, Any],
+    keys: Iterable[Any],
+    now: datetime | None,
+    indent: str = "",
+    *,
+    verbatim: bool = False,
 ) -> list[tuple[str, str]]:
-    """(label, value) rows of a detail view; `now` (terminals only) adds ages to times."""
+    """(label, value) rows of a detail view; `now` (terminals only) adds ages to times;
+    `verbatim` keeps this level's keys as written (they are the user's names)."""
     rows: list[tuple[str, str]] = []
     for key in keys:
         value = data.get(key)
         if _empty(value):
             continue
-        label = indent + _label(key)
+        label = indent + (clean(str(key)) if verbatim else _label(key))
         if isinstance(value, dict):
-            nested = detail_rows(value, list(value), now, indent + "  ")
+            nested = detail_rows(
+                value, list(value), now, indent + "  ", verbatim=key in USER_NAMED
+            )
             if nested:
                 rows += [(label, ""), *nested]
         elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
