@@ -312,21 +312,37 @@ def test_no_extensions_serves_the_documented_surface_only(make_sandbox: Any) -> 
     assert "/api/system/connections/{key}/status" not in paths
 
 
-def test_capabilities_lists_the_contract_extensions(
+#: One served call per capability the contract names, to prove an advertised one is real.
+CAPABILITY_PROBES: dict[str, tuple[str, str]] = {
+    "syncs": ("GET", "/api/system/connections/10000715260448/syncs"),
+    "schedules": ("GET", "/api/system/connections/10000715260448/schedule"),
+    "status": ("GET", "/api/system/connections/10000715260448/status"),
+    "custom_fields": ("GET", "/api/system/connections/10000715260448/custom-fields"),
+    "webhooks": ("GET", "/api/system/webhooks"),
+    "events": ("GET", "/api/system/events"),
+}
+
+
+def test_capabilities_advertise_only_what_is_served(
     client: httpx.Client, admin: dict[str, str]
 ) -> None:
-    data = client.get("/api/system/capabilities", headers=admin).json()["data"]
-    assert data == {
-        "extensions": [
-            "syncs",
-            "schedules",
-            "custom_fields",
-            "webhooks",
-            "events",
-            "status",
-            "idempotency",
-        ]
-    }
+    extensions = client.get("/api/system/capabilities", headers=admin).json()["data"][
+        "extensions"
+    ]
+    assert {"syncs", "schedules", "status", "idempotency"} <= set(extensions)
+    for name in extensions:
+        if name == "idempotency":  # a header every mutating POST honours, not a route
+            replayed = [
+                client.post("/api/system/connections/10000715260448/token", headers={
+                    **admin, "Idempotency-Key": "caps-probe"}) for _ in range(2)]
+            assert replayed[1].headers.get("Idempotent-Replayed") == "true"
+            continue
+        method, path = CAPABILITY_PROBES[name]
+        answer = client.request(method, path, headers=admin)
+        assert answer.status_code < 400, (name, answer.status_code, answer.text[:200])
+    for name, (method, path) in CAPABILITY_PROBES.items():
+        if name not in extensions:  # and what is not advertised is not served
+            assert client.request(method, path, headers=admin).status_code == 404, name
 
 
 def test_connection_token_routes_reject_admin_idempotency_subjects(
