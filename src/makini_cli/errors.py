@@ -114,18 +114,6 @@ class AbortedError(CliError):
     default_code = "ABORTED"
 
 
-class ConflictError(CliError):
-    exit_code = ExitCode.CONFLICT
-    default_code = "CONFLICT"
-
-
-class CapabilityMissingError(CliError):
-    """The server lacks an extension the command needs (contract: capabilities)."""
-
-    exit_code = ExitCode.ERROR
-    default_code = "CAPABILITY_MISSING"
-
-
 class QuietExit(Exception):
     """End the run with `exit_code`; whatever needed saying was already said."""
 

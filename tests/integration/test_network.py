@@ -27,6 +27,8 @@ import uvicorn
 from makini_cli.main import main
 from makini_cli.sandbox.app import create_app
 from makini_cli.sandbox.settings import SandboxSettings
+from tests.inproc import Result as Run
+from tests.inproc import invoke
 from tests.integration.conftest import DEMO_ID, DEMO_SECRET, Served
 
 #: Everything that makes httpx pick a proxy or a CA set from the environment.
@@ -46,26 +48,10 @@ def clean_network_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAKINI_CLIENT_SECRET", DEMO_SECRET)
 
 
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    def __str__(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
-
-
 @pytest.fixture
-def makini(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        assert "Traceback" not in err, err
-        return Run(code, out, err)
-
-    return run
+def makini() -> Callable[..., Run]:
+    """Run the CLI in this process (tests/inproc): the network is what these tests vary."""
+    return invoke
 
 
 def free_port() -> int:
