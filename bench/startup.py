@@ -102,6 +102,8 @@ def cases(python: str, makini: str, home: Path) -> tuple[Case, list[Case]]:
             {"MAKINI_CACHE_DIR": str(home / "cold")},
             cold_cache=home / "cold",
         ),
+        # The least any command built on Typer can cost: importing it and nothing else.
+        Case("python -c 'import typer' (reference)", [python, "-c", "import typer"], None),
     ]
 
 

@@ -58,6 +58,7 @@ command's own `%0A` escape, since GitHub shows those inside the one annotation.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -66,16 +67,15 @@ from typing import Any
 #: sequences (OSC, DCS, SOS, PM, APC) up to BEL, ST, CAN or SUB (the terminators and
 #: cancels a terminal honours) or the end of the text; CSI with its parameters,
 #: intermediates and final byte; then any other ESC with intermediates and a final byte.
-_SEQUENCE = re.compile(
+_SEQUENCE = (
     r"(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f]).*?(?:\x07|\x1b\\|\x9c|\x18|\x1a|\Z)"
     r"|(?:\x1b\[|\x9b)[\x30-\x3f]*[\x20-\x2f]*[\x40-\x7e]?"
-    r"|\x1b[\x20-\x2f]*[\x30-\x7e]?",
-    re.DOTALL,
+    r"|\x1b[\x20-\x2f]*[\x30-\x7e]?"
 )
 
 #: Line and column structure inside a value: one space each (CR LF counts as one).
-_BREAK = re.compile(r"\r\n|[\t\n\v\f\r\x85\u2028\u2029]")
-_LINES = re.compile(r"\r\n|[\n\v\f\r\x85\u2028\u2029]")
+_BREAK = r"\r\n|[\t\n\v\f\r\x85\u2028\u2029]"
+_LINES = r"\r\n|[\n\v\f\r\x85\u2028\u2029]"
 
 #: Format characters (Unicode category Cf, as of Unicode 15) except U+200C and U+200D,
 #: written out because asking `unicodedata` per character would cost every line of
@@ -88,13 +88,27 @@ _FORMAT = (
     "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
 )
 
-#: Removed from terminal text: what is left of C0, DEL, C1, and the format characters.
-_DROP = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_FORMAT}]")
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+class _Patterns:
+    """The expressions above, compiled on first use: almost every value is printable
+    ASCII and never needs them, and compiling these classes costs every run of the tool
+    about a millisecond at start-up."""
 
-#: Left raw by `json.dumps(ensure_ascii=False)` but unsafe on a terminal: escaped instead.
-_JSON_UNSAFE = re.compile(f"[\\x7f-\\x9f\\u2028\\u2029{_FORMAT}\\ud800-\\udfff]")
+    def __init__(self) -> None:
+        self.sequence = re.compile(_SEQUENCE, re.DOTALL)
+        self.line_break = re.compile(_BREAK)
+        self.lines = re.compile(_LINES)
+        #: Removed from terminal text: what is left of C0, DEL, C1, and format characters.
+        self.drop = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_FORMAT}]")
+        self.surrogate = re.compile("[\ud800-\udfff]")
+        #: Left raw by `json.dumps(ensure_ascii=False)` but unsafe on a terminal.
+        self.json_unsafe = re.compile(f"[\\x7f-\\x9f\\u2028\\u2029{_FORMAT}\\ud800-\\udfff]")
+
+
+@functools.cache
+def _patterns() -> _Patterns:
+    return _Patterns()
+
 
 #: The first characters that make a spreadsheet read a cell as a formula (TAB and CR,
 #: also on OWASP's list, never survive `clean`).
@@ -105,18 +119,20 @@ def clean(text: str) -> str:
     """`text` as one line that is safe to write to a terminal (rules: module docstring)."""
     if text.isascii() and text.isprintable():
         return text  # the common case: nothing to do, and no regex run over it
-    text = _SEQUENCE.sub("", text)
-    text = _BREAK.sub(" ", text)
-    text = _DROP.sub("", text)
-    return _SURROGATE.sub("\ufffd", text)
+    patterns = _patterns()
+    text = patterns.sequence.sub("", text)
+    text = patterns.line_break.sub(" ", text)
+    text = patterns.drop.sub("", text)
+    return patterns.surrogate.sub("\ufffd", text)
 
 
 def clean_lines(text: str) -> str:
     """`text` cleaned line by line, its line breaks kept as LF: only for a destination
     that escapes newlines itself (a GitHub annotation writes them as %0A), where a line
     break inside the value is data and cannot start a line of output."""
-    text = _SEQUENCE.sub("", text)  # first, so a sequence spanning lines goes whole
-    return "\n".join(clean(line) for line in _LINES.split(text))
+    patterns = _patterns()
+    text = patterns.sequence.sub("", text)  # first, so a sequence spanning lines goes whole
+    return "\n".join(clean(line) for line in patterns.lines.split(text))
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -133,7 +149,9 @@ def dumps(
     """`json.dumps(value, ensure_ascii=False)`, with every character `clean` would drop
     escaped: the same data, nothing raw on a terminal (rules: module docstring)."""
     text = json.dumps(value, ensure_ascii=False, indent=indent, separators=separators)
-    return _JSON_UNSAFE.sub(_escape, text)
+    if text.isascii() and "\x7f" not in text:
+        return text  # json.dumps escaped all of C0 already; DEL is ASCII's only other
+    return _patterns().json_unsafe.sub(_escape, text)
 
 
 def csv_cell(value: str) -> str:
