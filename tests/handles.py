@@ -12,6 +12,10 @@ import httpx
 
 from makini_cli.sandbox.settings import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
+#: Connection statuses that keep nothing in sync: the rest (active, synchronizing,
+#: overage, and offline or reauth_required while their system is unusable) do.
+NOT_SYNCING = frozenset({"pending", "inactive"})
+
 
 @dataclass
 class SandboxHandle:
@@ -66,17 +70,17 @@ class SandboxHandle:
         return rows
 
     def keys_by_health(self) -> dict[str, list[str]]:
-        """Active connections' keys, by health."""
+        """Keys of the connections that sync (neither pending nor inactive), by health."""
         found: dict[str, list[str]] = {}
         for row in self.connections():
-            if row["status"] == "active":
+            if row["status"] not in NOT_SYNCING:
                 found.setdefault(row["health"], []).append(row["key"])
         return found
 
     def quiet_schedules(self) -> None:
         """Seeded connections sync hourly; on a fast clock that would race the tests."""
         for row in self.connections():
-            if row["status"] == "active":
+            if row["status"] not in NOT_SYNCING:
                 self.api("PUT", f"/api/system/connections/{row['key']}/schedule",
                          {"enabled": False, "interval_minutes": 60})
 

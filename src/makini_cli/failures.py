@@ -38,6 +38,10 @@ HINTS: dict[str, str] = {
 _NOT_FOUND: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^/api/system/syncs/"), "check the sync id; `makini sync list` shows recent ones"),
     (
+        re.compile(r"^/api/system/connections/[^/]+/metadata/"),
+        "no such metadata entry; `makini connections metadata get KEY` lists them",
+    ),
+    (
         re.compile(r"^/api/system/connections/[^/]+/(syncs|schedule)"),
         "check the connection key; `makini connections list` shows the keys",
     ),
@@ -72,11 +76,16 @@ def to_cli_error(exc: APIError, credentials: Credentials | None = None) -> CliEr
             exit_code=ExitCode.AUTH,
         )
     if isinstance(exc, CapabilityMissingError):
+        where = (
+            "this server speaks Makini's documented API only"
+            if exc.documented_only
+            else "this server offers other extensions, not this one"
+        )
         return CliError(
             exc.message,
             code=exc.code,
-            hint="this server speaks Makini's documented API only; use the Makini dashboard "
-            "for this, or point --base-url at a server with the extension",
+            hint=f"{where}; use the Makini dashboard for this, or point --base-url at a "
+            "server with the extension",
             exit_code=ExitCode.ERROR,
         )
     if isinstance(exc, ClientSetupError):

@@ -9,6 +9,9 @@ import json
 from tests.cli.conftest import Sandbox as Served
 from tests.inproc import invoke as run
 
+#: A seeded connection with metadata (sandbox/seed.py): customer_id CUST-1001, region.
+SEEDED = "10000482937115"
+
 
 def test_list_filters_and_formats(shared_sandbox: Served) -> None:
     env = shared_sandbox.env
@@ -23,6 +26,12 @@ def test_list_filters_and_formats(shared_sandbox: Served) -> None:
     assert offline and all(r["health"] == "offline" for r in offline)
     active = run("connections", "list", "--status", "active", env=env).jsonl()
     assert active and all(r["status"] == "active" for r in active)
+    # A connection whose system is down or refuses its credentials says so in its status.
+    for status in ("offline", "reauth_required"):
+        found = run("connections", "list", "--status", status, env=env)
+        assert found.code == 0, found
+        assert found.jsonl() and all(r["status"] == status for r in found.jsonl())
+    assert run("connections", "list", "--status", "broken", env=env).code == 2
 
     as_json = run("-o", "json", "connections", "list", env=env)
     assert as_json.json() == everything
@@ -47,6 +56,31 @@ def test_get_returns_every_field(shared_sandbox: Served) -> None:
     got = run("connection", "get", first["key"], env=env)
     assert got.code == 0, got
     assert got.json() == first
+
+
+def test_get_lists_scopes_and_metadata_while_json_keeps_the_servers_strings(
+    shared_sandbox: Served,
+) -> None:
+    env = shared_sandbox.env
+    row = next(r for r in run("connections", "list", env=env).jsonl() if r["key"] == SEEDED)
+    # As Makini types them: a comma-separated string and a string of JSON.
+    assert isinstance(row["scopes"], str) and isinstance(row["user_metadata"], str)
+    as_json = run("connections", "get", SEEDED, "-o", "json", env=env).json()
+    assert as_json["scopes"] == row["scopes"]
+    assert as_json["user_metadata"] == row["user_metadata"]
+    metadata = json.loads(row["user_metadata"])
+    assert metadata["customer_id"] == "CUST-1001"
+
+    detail = run("connections", "get", SEEDED, "-o", "table", env=env)
+    assert detail.code == 0, detail
+    lines = detail.stdout.splitlines()
+    [scopes] = [ln for ln in lines if ln.startswith("scopes ")]
+    assert scopes.split(None, 1)[1] == ", ".join(row["scopes"].split(","))
+    at = lines.index("user metadata")
+    entries = dict(ln.split() for ln in lines[at + 1 : at + 1 + len(metadata)])
+    assert entries == metadata  # each entry on its own row, names as written
+    on_tty = run("connections", "get", SEEDED, env=env, tty=True, columns=120)
+    assert "customer_id" in on_tty.stdout and "user_metadata" not in on_tty.stdout
 
 
 def test_not_found_is_exit_1_with_code_and_request_id(shared_sandbox: Served) -> None:
@@ -78,10 +112,20 @@ def test_status_per_key_and_for_all(shared_sandbox: Served) -> None:
 def test_create_token_and_delete_with_credits(sandbox: Served) -> None:
     env = sandbox.env
     created = run(
-        "connections", "create", "--name", "Line 4 UpKeep", "--email", "ops@example.com",
-        "--platform", "upkeep", "--credential", "region=eu",
-        "--credentials-file", "-",
-        input=json.dumps({"api_token": "hunter2"}), env=env,
+        "connections",
+        "create",
+        "--name",
+        "Line 4 UpKeep",
+        "--email",
+        "ops@example.com",
+        "--platform",
+        "upkeep",
+        "--credential",
+        "region=eu",
+        "--credentials-file",
+        "-",
+        input=json.dumps({"api_token": "hunter2"}),
+        env=env,
     )
     assert created.code == 0, created
     doc = created.json()
@@ -107,40 +151,92 @@ def test_create_token_and_delete_with_credits(sandbox: Served) -> None:
 
 def test_create_validation_and_credits(sandbox: Served) -> None:
     env = sandbox.env
-    bad = run("connections", "create", "--name", "x", "--email", "x@example.com",
-              "--platform", "no-such-platform", env=env)
+    bad = run(
+        "connections",
+        "create",
+        "--name",
+        "x",
+        "--email",
+        "x@example.com",
+        "--platform",
+        "no-such-platform",
+        env=env,
+    )
     assert bad.code == 1, bad
     assert "VALIDATION_FAILED" in bad.stderr
-    # Keep creating the priciest platform until the account runs out of credits.
-    codes = []
+    # Keep creating the priciest platform until the account runs out of credits: the
+    # connection is created all the same, `inactive` (trial plan), and cannot sync.
+    inactive = None
     for i in range(40):
-        r = run("connections", "create", "--name", f"SAP {i}", "--email", "sap@example.com",
-                "--platform", "sap-ecc", "--credential", "api=https://sap.example",
-                "--credential", "login=svc", "--credentials-file", "-",
-                input='{"password": "pw"}', env=env)
-        codes.append(r.code)
-        if r.code != 0:
-            assert r.code == 1, r
-            assert "INSUFFICIENT_CREDITS" in r.stderr
+        r = run(
+            "connections",
+            "create",
+            "--name",
+            f"SAP {i}",
+            "--email",
+            "sap@example.com",
+            "--platform",
+            "sap-ecc",
+            "--credential",
+            "api=https://sap.example",
+            "--credential",
+            "login=svc",
+            "--credentials-file",
+            "-",
+            input='{"password": "pw"}',
+            env=env,
+        )
+        assert r.code == 0, r
+        key = r.json()["key"]
+        if run("connections", "get", key, env=env).json()["status"] == "inactive":
+            inactive = key
             break
-    assert codes[-1] == 1 and codes.count(0) >= 1
+    assert inactive is not None
+    refused = run("sync", "run", inactive, env=env)
+    assert refused.code == 1, refused
+    assert "INSUFFICIENT_CREDITS" in refused.stderr
 
 
 def test_metadata_set_and_unset(sandbox: Served) -> None:
     env = sandbox.env
-    key = run("connections", "list", "--limit", "1", env=env).jsonl()[0]["key"]
+    key = SEEDED
+    assert run("connections", "metadata", "get", key, env=env).json() == {
+        "customer_id": "CUST-1001",
+        "region": "eu-west",
+    }
     out = run("connections", "metadata", "set", key, "site=north", "tier=gold", env=env)
     assert out.code == 0, out
-    assert ("site", "north") in [(m["key"], m["value"]) for m in out.jsonl()]
+    assert out.json() == {
+        "customer_id": "CUST-1001",
+        "region": "eu-west",
+        "site": "north",
+        "tier": "gold",
+    }
+    # The connection shows it too, as Makini does: a string of JSON.
+    conn = run("connections", "get", key, "-o", "json", env=env).json()
+    assert json.loads(conn["user_metadata"])["tier"] == "gold"
     out = run("connections", "metadata", "set", key, "--unset", "tier", env=env)
-    assert all(item["key"] != "tier" for item in out.jsonl())
+    assert out.code == 0, out
+    assert "tier" not in out.json() and out.json()["site"] == "north"
+    gone = run("connections", "metadata", "set", key, "--unset", "tier", env=env)
+    assert gone.code == 1 and "NOT_FOUND" in gone.stderr
+    table = run("connections", "metadata", "get", key, "-o", "table", env=env)
+    assert table.stdout.splitlines()[0].split() == ["KEY", "VALUE"]
+    assert ["site", "north"] in [ln.split() for ln in table.stdout.splitlines()]
+    as_jsonl = run("connections", "metadata", "get", key, "-o", "jsonl", env=env)
+    assert as_jsonl.jsonl() == [out.json()]
     bad = run("connections", "metadata", "set", key, "novalue", env=env)
     assert bad.code == 2, bad
+    both = run("connections", "metadata", "set", key, "a=1", "--unset", "a", env=env)
+    assert both.code == 2, both
 
 
 def test_wrong_token_is_exit_4(shared_sandbox: Served) -> None:
-    result = run("connections", "list", env={"MAKINI_BASE_URL": shared_sandbox.url,
-                                              "MAKINI_TOKEN": "not-a-real-token"})
+    result = run(
+        "connections",
+        "list",
+        env={"MAKINI_BASE_URL": shared_sandbox.url, "MAKINI_TOKEN": "not-a-real-token"},
+    )
     assert result.code == 4, result
     assert "AUTHENTICATION_FAILED" in result.stderr
     wrong_secret = dict(shared_sandbox.env, MAKINI_CLIENT_SECRET="wrong")
@@ -159,8 +255,20 @@ def test_usage_errors_are_exit_2(shared_sandbox: Served) -> None:
 
 def test_idempotent_create_replays_and_a_reused_key_conflicts(sandbox: Served) -> None:
     env = sandbox.env
-    args = ["connections", "create", "--name", "Press shop", "--email", "a@example.com",
-            "--platform", "upkeep", "--credentials-file", "-", "--idempotency-key", "op-42"]
+    args = [
+        "connections",
+        "create",
+        "--name",
+        "Press shop",
+        "--email",
+        "a@example.com",
+        "--platform",
+        "upkeep",
+        "--credentials-file",
+        "-",
+        "--idempotency-key",
+        "op-42",
+    ]
     first = run(*args, input='{"api_token": "t1"}', env=env)
     assert first.code == 0, first
     again = run(*args, input='{"api_token": "t1"}', env=env)

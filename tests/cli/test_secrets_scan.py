@@ -17,8 +17,8 @@ from tests.handles import Result
 from tests.inproc import invoke
 
 SECRET = "scan-Secret-9f2Kq7Zr4Lm8Xv1Tp6Wd"
-#: every token the sandbox issues starts with one of these
-TOKEN = re.compile(r"sbx_(?:at|rt|ct|crt)_[A-Za-z0-9_-]{8,}")
+#: every token the sandbox issues is JWT-shaped: a JSON header, claims, a signature
+TOKEN = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 #: files that hold a secret on purpose (0600): the plain-text credentials fallback
 ALLOWED_FILES = {"credentials.json"}
 

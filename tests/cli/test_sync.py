@@ -23,8 +23,9 @@ def fast(sandbox_factory: Callable[..., Served]) -> Served:
 
 def test_run_waits_and_exits_0_with_the_final_sync(fast: Served) -> None:
     key = fast.keys_by_health()["online"][0]
-    name = next(r["name"] for r in run("connections", "list", env=fast.env).jsonl()
-                if r["key"] == key)  # a list also tells later runs the names
+    name = next(
+        r["name"] for r in run("connections", "list", env=fast.env).jsonl() if r["key"] == key
+    )  # a list also tells later runs the names
     result = run("sync", "run", key, env=fast.env)
     assert result.code == 0, result
     outcome = result.json()
@@ -46,6 +47,20 @@ def test_run_waits_and_exits_0_with_the_final_sync(fast: Served) -> None:
     assert table.code == 0 and f"{key} sync_" in table.stdout and "succeeded in" in table.stdout
 
 
+def test_scopes_are_sent_as_makini_names_them(fast: Served) -> None:
+    online = set(fast.keys_by_health()["online"])
+    key = next(
+        r["key"]
+        for r in run("connections", "list", env=fast.env).jsonl()
+        if r["key"] in online and "work_orders" in r["scopes"].split(",")
+    )
+    result = run(
+        "sync", "run", key, "--scope", "work-orders", "--scope", "work_orders", env=fast.env
+    )
+    assert result.code == 0, result
+    assert result.json()["sync"]["scopes"] == ["work_orders"]
+
+
 def test_no_wait_prints_the_queued_sync_and_already_running_is_exit_7(fast: Served) -> None:
     key = fast.keys_by_health()["online"][0]
     queued = run("sync", "run", key, "--no-wait", "--full", env=fast.env)
@@ -57,13 +72,18 @@ def test_no_wait_prints_the_queued_sync_and_already_running_is_exit_7(fast: Serv
     assert again.code == 7, again
     assert "SYNC_ALREADY_RUNNING" in again.stderr
     # Not started: no Sync is invented, the outcome and the error say what happened.
-    assert again.json() == {"connection_key": key, "outcome": "conflict", "sync": None,
-                            "error": again.json()["error"]}
+    assert again.json() == {
+        "connection_key": key,
+        "outcome": "conflict",
+        "sync": None,
+        "error": again.json()["error"],
+    }
     assert again.json()["error"]["code"] == "SYNC_ALREADY_RUNNING"
     skipped = run("sync", "run", key, "--if-running", "skip", env=fast.env)
     assert skipped.code == 0, skipped
     assert skipped.json()["outcome"] == "skipped" and skipped.json()["sync"]["id"] == sync["id"]
-    fast.control("POST", "clock", {"advance_seconds": 600})  # a full sync ends within 5 min
+    # Followed to its end (a full sync takes 1 to 5 min, 1 to 5 s on this clock). Not hurried
+    # by advancing the clock: the sync would then race to its end with this command's start.
     waited = run("sync", "run", key, "--if-running", "wait", env=fast.env)
     assert waited.code == 0, waited
     assert waited.json()["sync"]["id"] == sync["id"]
@@ -132,7 +152,7 @@ def test_all_with_mixed_outcomes_and_the_actions_summary(fast: Served, tmp_path:
     offline = health["offline"][0]
     assert by_key[offline]["error"]["code"] == "SYSTEM_UNREACHABLE"
     assert sum(1 for line in lines if line["outcome"] == "succeeded") >= 3
-    assert "skipping 2 connection(s) that are not active" in result.stderr  # pending, inactive
+    assert "skipping 2 connection(s) that cannot sync now: 1 inactive, 1 pending" in result.stderr
     failures = 1 + len(health.get("offline", [])) + len(health.get("reauth_required", []))
     annotations = [ln for ln in result.stderr.splitlines() if ln.startswith("::error ")]
     assert len(annotations) == failures and any(broken in a for a in annotations)
@@ -174,9 +194,11 @@ def test_documented_calls_only_give_the_same_exit_codes(
     sandbox_factory: Callable[..., Served],
 ) -> None:
     served = sandbox_factory("--no-extensions", "--clock-speed", "60")
-    key = next(r["key"] for r in run("connections", "list", env=served.env).jsonl()
-               if r["status"] == "active" and r["key"] != "10000593048226"
-               and r["key"] != "10000826371559")
+    key = next(
+        r["key"]
+        for r in run("connections", "list", env=served.env).jsonl()
+        if r["status"] == "active" and r["key"] != "10000593048226" and r["key"] != "10000826371559"
+    )
     ok = run("sync", "run", key, env=served.env)
     assert ok.code == 0, ok
     assert ok.json()["outcome"] == "succeeded" and ok.json()["sync"]["status"] == "succeeded"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
 import httpx
 
+from makini_cli.sandbox.clock import ManualClock
 from makini_cli.sandbox.platforms import find_platform
 
 from .conftest import (
@@ -43,8 +45,9 @@ def test_seed_is_varied(client: httpx.Client, admin: dict[str, str]) -> None:
     assert len(connections) >= 8
     states = Counter((c["status"], c["health"]) for c in connections)
     assert states[("active", "online")] >= 3
-    assert states[("active", "offline")] == 1
-    assert states[("active", "reauth_required")] == 1
+    # Makini marks the connection status in an outage: the documented field says it too.
+    assert states[("offline", "offline")] == 1
+    assert states[("reauth_required", "reauth_required")] == 1
     assert sum(1 for c in connections if c["status"] == "pending") == 1
     assert sum(1 for c in connections if c["status"] == "inactive") == 1
     platforms = [find_platform(c["platform"]) for c in connections]
@@ -53,9 +56,11 @@ def test_seed_is_varied(client: httpx.Client, admin: dict[str, str]) -> None:
     assert {"cmms", "eam", "erp"} <= {p.kind for p in platforms if p}
     for connection in connections:
         assert len(connection["key"]) == 14 and connection["key"].isdigit()
-        assert isinstance(connection["scopes"], list)
+        # Typed as Makini's schema types them: strings.
+        assert isinstance(connection["scopes"], str)
+        assert all(scope and "-" not in scope for scope in connection["scopes"].split(","))
         assert isinstance(connection["tags"], list)
-        assert isinstance(connection["user_metadata"], dict)
+        assert isinstance(json.loads(connection["user_metadata"]), dict)
     account = _account(client, admin)
     assert account["connections"] == len(connections)
     assert account["credits_used"] == sum(c["credits"] for c in connections)
@@ -190,29 +195,74 @@ def test_create_consumes_credits_and_answers_a_connection_pair(
     assert after["credits_used"] == before["credits_used"] + 1
     assert after["connections"] == before["connections"] + 1
     created = client.get(f"/api/system/connections/{data['key']}", headers=admin).json()["data"]
+    # Makini's lifecycle: synchronizing while the first sync runs, then active.
     assert (created["status"], created["health"], created["platform"]) == (
-        "active",
+        "synchronizing",
         "online",
         "inextia",
     )
     assert created["connected_at"] is not None
+    assert client.get(
+        "/api/integrations/sync/status", headers=bearer(data["access_token"])
+    ).json() == {"status": "inprogress"}
+
+
+def test_a_new_connection_is_active_once_its_first_sync_ends(
+    make_sandbox: Any, manual_clock: ManualClock
+) -> None:
+    client = make_sandbox("lifecycle", clock=manual_clock)
+    admin = bearer(token_pair(client)["access_token"])
+    data = client.post("/api/system/connections", json=NEW_CONNECTION, headers=admin).json()["data"]
+    path = f"/api/system/connections/{data['key']}"
+    assert client.get(path, headers=admin).json()["data"]["status"] == "synchronizing"
+    manual_clock.advance(600)
+    assert client.get(path, headers=admin).json()["data"]["status"] == "active"
     current = client.get("/api/integrations/current", headers=bearer(data["access_token"]))
     assert current.json()["data"]["id"] == data["key"]
 
 
-def test_create_refuses_when_credits_run_out(client: httpx.Client, admin: dict[str, str]) -> None:
+def test_beyond_the_credits_a_connection_is_created_inactive(
+    client: httpx.Client, admin: dict[str, str]
+) -> None:
     on_prem_sap = {**NEW_CONNECTION, "provider": "sap-ecc"}
     account = _account(client, admin)
     available = account["credits_total"] - account["credits_used"]
     for _ in range(available // 8):
         assert client.post("/api/system/connections", json=on_prem_sap, headers=admin).is_success
+    # Makini's credits page: not refused, but created inactive, holding no credits.
+    response = client.post("/api/system/connections", json=on_prem_sap, headers=admin)
+    assert response.status_code == 200, response.text
+    key = response.json()["data"]["key"]
+    created = client.get(f"/api/system/connections/{key}", headers=admin).json()["data"]
+    assert (created["status"], created["credits"]) == ("inactive", 0)
+    assert _account(client, admin)["credits_used"] == account["credits_total"] - available % 8
     error = assert_error(
-        client.post("/api/system/connections", json=on_prem_sap, headers=admin),
+        client.post(f"/api/system/connections/{key}/syncs", json={}, headers=admin),
         402,
         "INSUFFICIENT_CREDITS",
     )
-    assert error["details"] == {"required": 8, "available": available % 8}
-    assert _account(client, admin)["credits_used"] == account["credits_total"] - available % 8
+    assert error["details"] == {"status": "inactive"}
+
+
+def test_on_a_paid_plan_a_connection_beyond_the_credits_runs_as_overage(
+    make_sandbox: Any,
+) -> None:
+    paid = make_sandbox("paid", plan="paid")
+    admin = bearer(token_pair(paid)["access_token"])
+    on_prem_sap = {**NEW_CONNECTION, "provider": "sap-ecc"}
+    keys = [
+        paid.post("/api/system/connections", json=on_prem_sap, headers=admin).json()["data"]["key"]
+        for _ in range(20)  # the seeded account has fewer than 160 credits left
+    ]
+    paid.post("/sandbox/clock", json={"advance_seconds": 3600}, headers=admin)
+    statuses = [
+        paid.get(f"/api/system/connections/{key}", headers=admin).json()["data"]["status"]
+        for key in keys
+    ]
+    assert statuses[0] == "active"
+    assert statuses[-1] == "overage"
+    account = _account(paid, admin)
+    assert account["credits_used"] > account["credits_total"]
 
 
 def test_create_validates_its_body(client: httpx.Client, admin: dict[str, str]) -> None:
@@ -256,8 +306,8 @@ def test_delete_returns_credits_and_revokes_tokens(
     connection = connection_token(client, admin, ACTIVE_KEY)
     assert client.get("/api/integrations/current", headers=connection).is_success
     response = client.delete(f"/api/system/connections/{ACTIVE_KEY}", headers=admin)
-    assert response.status_code == 204
-    assert response.content == b""
+    assert response.status_code == 200
+    assert response.json() == {"data": {"key": ACTIVE_KEY, "deleted": True}}
     after = _account(client, admin)
     assert after["credits_used"] == before["credits_used"] - 4
     assert after["connections"] == before["connections"] - 1
@@ -290,26 +340,38 @@ def test_deleting_a_created_connection_kills_its_refresh_token(
     assert_error(response, 401, "AUTHENTICATION_FAILED")
 
 
+def _user_metadata(view: dict[str, Any]) -> dict[str, str]:
+    metadata: dict[str, str] = json.loads(view["user_metadata"])
+    return metadata
+
+
 def test_metadata_set_get_and_remove(client: httpx.Client, admin: dict[str, str]) -> None:
     path = f"/api/system/connections/{ACTIVE_KEY}/metadata"
     listed = client.get(path, headers=admin).json()
-    assert {m["key"]: m["value"] for m in listed["data"]} == {
+    # Makini's ConnectionMetadata: the connection (without tags), its metadata a string.
+    assert listed["meta"]["total"] == 1
+    (view,) = listed["data"]
+    assert view["key"] == ACTIVE_KEY and "tags" not in view and "health" not in view
+    assert _user_metadata(view) == {"customer_id": "CUST-1001", "region": "eu-west"}
+    response = client.post(path, json=[{"key": "plan", "value": "gold"}], headers=admin)
+    assert response.status_code == 200
+    assert _user_metadata(response.json()["data"]) == {
         "customer_id": "CUST-1001",
         "region": "eu-west",
-    }
-    assert listed["meta"]["total"] == 2
-    response = client.post(
-        path,
-        json=[{"key": "plan", "value": "gold"}, {"key": "region", "value": None}],
-        headers=admin,
-    )
-    assert response.status_code == 200
-    assert {m["key"]: m["value"] for m in response.json()["data"]} == {
-        "customer_id": "CUST-1001",
         "plan": "gold",
     }
+    # The schema's values are strings: null removes nothing; the (ext) DELETE does.
+    assert_error(
+        client.post(path, json=[{"key": "region", "value": None}], headers=admin),
+        422,
+        "VALIDATION_FAILED",
+    )
+    removed = client.delete(f"{path}/region", headers=admin)
+    assert removed.status_code == 200, removed.text
+    assert _user_metadata(removed.json()["data"]) == {"customer_id": "CUST-1001", "plan": "gold"}
+    assert_error(client.delete(f"{path}/region", headers=admin), 404, "NOT_FOUND")
     connection = client.get(f"/api/system/connections/{ACTIVE_KEY}", headers=admin).json()
-    assert connection["data"]["user_metadata"] == {"customer_id": "CUST-1001", "plan": "gold"}
+    assert _user_metadata(connection["data"]) == {"customer_id": "CUST-1001", "plan": "gold"}
     assert_error(client.post(path, json={"key": "x"}, headers=admin), 422, "VALIDATION_FAILED")
     assert_error(
         client.post(path, json=[{"key": "", "value": "x"}], headers=admin),
@@ -349,7 +411,9 @@ def test_self_disconnect_with_a_connection_token(
     client: httpx.Client, admin: dict[str, str]
 ) -> None:
     connection = connection_token(client, admin, ACTIVE_KEY)
-    assert client.delete("/api/integrations/current", headers=connection).status_code == 204
+    gone = client.delete("/api/integrations/current", headers=connection)
+    assert gone.status_code == 200
+    assert gone.json() == {"data": {"key": ACTIVE_KEY, "deleted": True}}
     assert_error(
         client.get(f"/api/system/connections/{ACTIVE_KEY}", headers=admin), 404, "NOT_FOUND"
     )

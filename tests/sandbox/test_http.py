@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from makini_cli.sandbox.clock import ManualClock
+from makini_cli.sandbox.control_token import HEADER, read_token
 
 from .conftest import ACTIVE_KEY, assert_error, bearer, connection_token, token_pair
 
@@ -37,7 +39,7 @@ def test_every_error_has_the_envelope(client: httpx.Client, admin: dict[str, str
     cases: list[tuple[httpx.Response, int, str]] = [
         (client.get("/no/such/route"), 404, "NOT_FOUND"),
         (client.get("/api/system/nothing", headers=admin), 404, "NOT_FOUND"),
-        (client.put("/api/system/connections", headers=admin), 405, "METHOD_NOT_ALLOWED"),
+        (client.put("/api/system/connections", headers=admin), 405, "INVALID_REQUEST"),
         (client.get("/api/system/client"), 401, "AUTHENTICATION_FAILED"),
         (
             client.post("/api/system/connections", content=b'{"name": ', headers=json_type),
@@ -280,7 +282,9 @@ def test_clock_speed_setting_is_applied_and_kept(make_sandbox: Any) -> None:
     assert fast.get("/sandbox/clock", headers=admin).json()["data"]["speed"] == 60
 
 
-def test_no_extensions_serves_the_documented_surface_only(make_sandbox: Any) -> None:
+def test_no_extensions_serves_the_documented_surface_only(
+    make_sandbox: Any, tmp_path: Path
+) -> None:
     client = make_sandbox("documented", extensions=False)
     admin = bearer(token_pair(client)["access_token"])
     for path in (
@@ -289,27 +293,30 @@ def test_no_extensions_serves_the_documented_surface_only(make_sandbox: Any) -> 
         f"/api/system/connections/{ACTIVE_KEY}/status",
     ):
         assert_error(client.get(path, headers=admin), 404, "NOT_FOUND")
-    # GET is gone from /connections/{key}; DELETE (documented) still lives there.
+    # GET is gone from /connections/{id}; DELETE (documented) still lives there.
     assert_error(
         client.get(f"/api/system/connections/{ACTIVE_KEY}", headers=admin),
         405,
-        "METHOD_NOT_ALLOWED",
+        "INVALID_REQUEST",
     )
     assert client.get("/api/system/connections", headers=admin).status_code == 200
     assert client.get("/api/system/client", headers=admin).status_code == 200
-    assert client.get("/sandbox/clock", headers=admin).status_code == 200
-    # Idempotency-Key is ignored: both creates happen.
+    # The control routes exist only for a holder of the data dir's control token.
+    assert_error(client.get("/sandbox/clock", headers=admin), 404, "NOT_FOUND")
+    assert_error(client.get("/sandbox/instance"), 404, "NOT_FOUND")
+    control = {**admin, HEADER: read_token(tmp_path / "documented") or ""}
+    assert client.get("/sandbox/clock", headers=control).status_code == 200
+    wrong = {**admin, HEADER: "sbx_ctl_guess"}
+    assert_error(client.get("/sandbox/clock", headers=wrong), 404, "NOT_FOUND")
+    # Idempotency-Key is ignored: both creates happen (two token pairs, two connections).
     headers = {**admin, "Idempotency-Key": "same"}
-    keys = {
-        client.post("/api/system/connections", json=NEW_CONNECTION, headers=headers).json()["data"][
-            "key"
-        ]
+    created = [
+        client.post("/api/system/connections", json=NEW_CONNECTION, headers=headers).json()["data"]
         for _ in range(2)
-    }
-    assert len(keys) == 2
-    paths = client.get("/openapi.json").json()["paths"]
-    assert "/api/system/capabilities" not in paths
-    assert "/api/system/connections/{key}/status" not in paths
+    ]
+    assert all("key" not in answer for answer in created)
+    assert created[0]["access_token"] != created[1]["access_token"]
+    assert client.get("/openapi.json").status_code == 404
 
 
 #: One served call per capability the contract names, to prove an advertised one is real.
@@ -317,6 +324,7 @@ CAPABILITY_PROBES: dict[str, tuple[str, str]] = {
     "syncs": ("GET", "/api/system/connections/10000715260448/syncs"),
     "schedules": ("GET", "/api/system/connections/10000715260448/schedule"),
     "status": ("GET", "/api/system/connections/10000715260448/status"),
+    "metadata_delete": ("DELETE", "/api/system/connections/10000715260448/metadata/customer_id"),
     "custom_fields": ("GET", "/api/system/connections/10000715260448/custom-fields"),
     "webhooks": ("GET", "/api/system/webhooks"),
     "events": ("GET", "/api/system/events"),
@@ -326,15 +334,17 @@ CAPABILITY_PROBES: dict[str, tuple[str, str]] = {
 def test_capabilities_advertise_only_what_is_served(
     client: httpx.Client, admin: dict[str, str]
 ) -> None:
-    extensions = client.get("/api/system/capabilities", headers=admin).json()["data"][
-        "extensions"
-    ]
+    extensions = client.get("/api/system/capabilities", headers=admin).json()["data"]["extensions"]
     assert {"syncs", "schedules", "status", "idempotency"} <= set(extensions)
     for name in extensions:
         if name == "idempotency":  # a header every mutating POST honours, not a route
             replayed = [
-                client.post("/api/system/connections/10000715260448/token", headers={
-                    **admin, "Idempotency-Key": "caps-probe"}) for _ in range(2)]
+                client.post(
+                    "/api/system/connections/10000715260448/token",
+                    headers={**admin, "Idempotency-Key": "caps-probe"},
+                )
+                for _ in range(2)
+            ]
             assert replayed[1].headers.get("Idempotent-Replayed") == "true"
             continue
         method, path = CAPABILITY_PROBES[name]
@@ -358,7 +368,6 @@ def test_connection_token_routes_reject_admin_idempotency_subjects(
     )
 
 
-
 def test_control_sets_the_credit_pool(client: httpx.Client, admin: dict[str, str]) -> None:
     """A demo or benchmark can raise the pool to create many connections."""
     resp = client.post("/sandbox/account", json={"credits_total": 500}, headers=admin)
@@ -374,8 +383,11 @@ def test_clock_control_refuses_what_would_break_time(
 ) -> None:
     """Found by fuzzing: a vanishing speed made Retry-After infinite (500s everywhere), and
     repeated jumps could pass the year 9999."""
-    assert_error(client.post("/sandbox/clock", json={"speed": 1e-300}, headers=admin),
-                 422, "VALIDATION_FAILED")
+    assert_error(
+        client.post("/sandbox/clock", json={"speed": 1e-300}, headers=admin),
+        422,
+        "VALIDATION_FAILED",
+    )
     far = client.post("/sandbox/clock", json={"advance_seconds": 200 * 365 * 86400}, headers=admin)
     assert_error(far, 422, "VALIDATION_FAILED")
     assert client.get("/api/system/connections", headers=admin).status_code == 200

@@ -97,7 +97,7 @@ def test_advance_finishes_syncs_at_the_time_they_were_due(
 
 
 def test_durations_are_deterministic_and_full_ones_take_minutes() -> None:
-    scopes = ["assets", "work-orders"]
+    scopes = ["assets", "work_orders"]
     assert syncs.plan(ACTIVE_KEY, "sap-s4hana", "full", scopes) == syncs.plan(
         ACTIVE_KEY, "sap-s4hana", "full", list(reversed(scopes))
     )
@@ -163,12 +163,18 @@ def test_sync_start_errors(client: httpx.Client, admin: dict[str, str]) -> None:
     assert_error(
         client.post("/api/system/connections/99999999999999/syncs", headers=admin), 404, "NOT_FOUND"
     )
-    for key in (PENDING_KEY, INACTIVE_KEY):
-        assert_error(
-            client.post(f"/api/system/connections/{key}/syncs", headers=admin),
-            409,
-            "CONNECTION_NOT_ACTIVE",
-        )
+    # Codes of the contract's table only: a pending connection has nothing to sync
+    # from, an inactive one lacks credits.
+    assert_error(
+        client.post(f"/api/system/connections/{PENDING_KEY}/syncs", headers=admin),
+        400,
+        "INVALID_REQUEST",
+    )
+    assert_error(
+        client.post(f"/api/system/connections/{INACTIVE_KEY}/syncs", headers=admin),
+        402,
+        "INSUFFICIENT_CREDITS",
+    )
     assert_error(client.get("/api/system/syncs/sync_nope", headers=admin), 404, "NOT_FOUND")
     error = assert_error(
         client.post(
@@ -334,8 +340,8 @@ def test_seeded_offline_connection_stays_down_until_its_outage_is_ended(
         client.post(
             f"/sandbox/connections/{PENDING_KEY}/outage", headers=admin, json={"end": True}
         ),
-        409,
-        "CONNECTION_NOT_ACTIVE",
+        400,
+        "INVALID_REQUEST",
     )
 
 
@@ -458,36 +464,73 @@ def test_documented_sync_calls_with_a_connection_token(
     client = make_sandbox(f"documented-{extensions}", clock=manual_clock, extensions=extensions)
     admin = bearer(token_pair(client)["access_token"])
     token = connection_token(client, admin, ACTIVE_KEY)
-    assert client.get("/api/integrations/sync/status", headers=token).json() == {
-        "data": {"status": "done"}
-    }
+    # As Makini's 2023 reference and its sample app read them: bare, status on top.
+    assert client.get("/api/integrations/sync/status", headers=token).json() == {"status": "done"}
     started = client.post(
         "/api/integrations/sync", headers=token, json={"type": "full", "action": "resync"}
     )
-    assert started.status_code == 202, started.text
-    sync = started.json()["data"]
-    assert (sync["type"], sync["trigger"], sync["connection_key"]) == ("full", "manual", ACTIVE_KEY)
+    assert started.status_code == 200, started.text
+    answer = started.json()
+    assert (answer["status"], answer["type"]) == ("inprogress", "full")
+    assert "purchase_orders" in answer["scopes"]
+    assert ("id" in answer) is extensions
+    if extensions:
+        sync = client.get(f"/api/system/syncs/{answer['id']}", headers=admin).json()["data"]
+        assert (sync["type"], sync["trigger"], sync["connection_key"]) == (
+            "full",
+            "manual",
+            ACTIVE_KEY,
+        )
     again = client.post("/api/integrations/sync", headers=token, json={"type": "incremental"})
     assert_error(again, 409, "SYNC_ALREADY_RUNNING")
-    status = client.get("/api/integrations/sync/status", headers=token).json()["data"]
+    status = client.get("/api/integrations/sync/status", headers=token).json()
     assert status == {"status": "inprogress"}
     manual_clock.advance(400)
-    status = client.get("/api/integrations/sync/status", headers=token).json()["data"]
+    token = connection_token(client, admin, ACTIVE_KEY)  # it lives 300 s
+    status = client.get("/api/integrations/sync/status", headers=token).json()
     assert status == {"status": "fulldone"}
-    assert_error(
-        client.post("/api/integrations/sync", headers=token, json={"type": "partial"}),
+    # `type` is a free string (anything but "full" is incremental); `scopes: []`, the
+    # spec's own example, means every scope; scope names are Makini's.
+    partial = client.post(
+        "/api/integrations/sync", headers=token, json={"type": "partial", "scopes": []}
+    )
+    assert partial.status_code == 200, partial.text
+    assert partial.json()["type"] == "partial"
+    manual_clock.advance(400)
+    token = connection_token(client, admin, ACTIVE_KEY)  # it lives 300 s
+    scoped = client.post(
+        "/api/integrations/sync",
+        headers=token,
+        json={"type": "incremental", "scopes": ["purchase_orders"]},
+    )
+    assert scoped.json()["scopes"] == ["purchase_orders"]
+    manual_clock.advance(400)
+    token = connection_token(client, admin, ACTIVE_KEY)  # it lives 300 s
+    error = assert_error(
+        client.post(
+            "/api/integrations/sync",
+            headers=token,
+            json={"type": "incremental", "scopes": ["purchase-orders"]},
+        ),
         422,
         "VALIDATION_FAILED",
+    )
+    assert "purchase_orders" in error["message"]
+    assert_error(
+        client.post("/api/integrations/sync", headers=token, json={}), 422, "VALIDATION_FAILED"
     )
     assert_error(
         client.get("/api/integrations/sync/status", headers=admin), 403, "PERMISSION_DENIED"
     )
     offline = connection_token(client, admin, OFFLINE_KEY)
-    assert client.get("/api/integrations/sync/status", headers=offline).json()["data"] == {
+    assert client.get("/api/integrations/sync/status", headers=offline).json() == {
         "status": "error"
     }
-    paths = client.get("/openapi.json").json()["paths"]
-    assert ("/api/system/syncs/{sync_id}" in paths) is extensions
+    openapi = client.get("/openapi.json")
+    if extensions:
+        assert "/api/system/syncs/{sync_id}" in openapi.json()["paths"]
+    else:
+        assert openapi.status_code == 404
 
 
 def test_data_calls_answer_by_health(client: httpx.Client, admin: dict[str, str]) -> None:

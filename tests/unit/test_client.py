@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -73,6 +74,14 @@ def make_client(
     return client, clock, notes
 
 
+def grant_fields(req: httpx.Request) -> dict[str, Any]:
+    """A `/link/token` request's fields: form-encoded (refresh) or JSON (client credentials)."""
+    if req.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return dict(parse_qsl(req.content.decode()))
+    fields: dict[str, Any] = json.loads(req.content)
+    return fields
+
+
 def envelope(status: int, code: str, message: str = "m", **headers: str) -> httpx.Response:
     body = {"error": {"code": code, "type": "t", "message": message, "request_id": "req_1"}}
     return httpx.Response(status, json=body, headers={"X-Request-Id": "req_1", **headers})
@@ -94,8 +103,10 @@ def test_sends_user_agent_bearer_and_accept() -> None:
 
 
 def test_429_honours_retry_after_and_announces() -> None:
-    answers = [envelope(429, "RATE_LIMIT_EXCEEDED", **{"Retry-After": "12"}),
-               httpx.Response(200, json={"data": 1})]
+    answers = [
+        envelope(429, "RATE_LIMIT_EXCEEDED", **{"Retry-After": "12"}),
+        httpx.Response(200, json={"data": 1}),
+    ]
     client, clock, notes = make_client(lambda req: answers.pop(0))
     assert client.get("/x").data == 1
     assert clock.sleeps == [12.0]
@@ -160,19 +171,31 @@ def test_connection_refused_is_exit_5_after_retries() -> None:
     ("status", "body", "content_type", "code", "exit_code"),
     [
         (404, b"", "", "NOT_FOUND", ExitCode.ERROR),
-        (422, json.dumps({"message": "The given data was invalid.",
-                          "errors": {"email": ["required"]}}).encode(),
-         "application/json", "VALIDATION_FAILED", ExitCode.ERROR),
+        (
+            422,
+            json.dumps(
+                {"message": "The given data was invalid.", "errors": {"email": ["required"]}}
+            ).encode(),
+            "application/json",
+            "VALIDATION_FAILED",
+            ExitCode.ERROR,
+        ),
         (500, b"<html>oops</html>", "text/html", "INTERNAL_ERROR", ExitCode.UNAVAILABLE),
-        (401, b'{"message":"Unauthenticated."}', "application/json", "AUTHENTICATION_FAILED",
-         ExitCode.AUTH),
+        (
+            401,
+            b'{"message":"Unauthenticated."}',
+            "application/json",
+            "AUTHENTICATION_FAILED",
+            ExitCode.AUTH,
+        ),
         (403, b"", "", "PERMISSION_DENIED", ExitCode.AUTH),
         (409, b"", "", "CONFLICT", ExitCode.CONFLICT),
         (402, b"", "", "INSUFFICIENT_CREDITS", ExitCode.ERROR),
     ],
 )
-def test_error_shapes(status: int, body: bytes, content_type: str, code: str,
-                      exit_code: ExitCode) -> None:
+def test_error_shapes(
+    status: int, body: bytes, content_type: str, code: str, exit_code: ExitCode
+) -> None:
     client, _, _ = make_client(
         lambda req: httpx.Response(status, content=body, headers={"content-type": content_type}),
         retries=0,
@@ -189,12 +212,16 @@ def test_envelope_code_wins_and_request_id_kept() -> None:
     client, _, _ = make_client(lambda req: envelope(409, "SYNC_ALREADY_RUNNING", "busy"))
     err = failure(lambda: client.get("/x"))
     assert (err.code, err.request_id, err.exit_code) == (
-        "SYNC_ALREADY_RUNNING", "req_1", ExitCode.CONFLICT)
+        "SYNC_ALREADY_RUNNING",
+        "req_1",
+        ExitCode.CONFLICT,
+    )
 
 
 def test_malformed_json_on_success_is_a_clear_error() -> None:
     client, _, _ = make_client(
-        lambda req: httpx.Response(200, content=b"{not json", headers={"x-request-id": "r9"}))
+        lambda req: httpx.Response(200, content=b"{not json", headers={"x-request-id": "r9"})
+    )
     err = failure(lambda: client.get("/x"))
     assert err.code == "MALFORMED_RESPONSE" and err.request_id == "r9"
 
@@ -205,10 +232,17 @@ def test_expired_token_is_refreshed_once_and_the_call_repeated() -> None:
 
     def handler(req: httpx.Request) -> httpx.Response:
         if req.url.path == "/link/token":
-            body = json.loads(req.content)
+            body = grant_fields(req)
             grants.append(body)
-            return httpx.Response(200, json={"access_token": next(tokens), "refresh_token": "r",
-                                             "token_type": "bearer", "expires_in": 4_000_000_000})
+            return httpx.Response(
+                200,
+                json={
+                    "access_token": next(tokens),
+                    "refresh_token": "r",
+                    "token_type": "bearer",
+                    "expires_in": 4_000_000_000,
+                },
+            )
         if req.headers["authorization"] == "Bearer a1":
             return envelope(401, "TOKEN_EXPIRED")
         return httpx.Response(200, json={"data": req.headers["authorization"]})
@@ -241,8 +275,10 @@ def test_paginates_pages_and_cursors_and_stops_at_limit() -> None:
         if "cursor" in q:
             return httpx.Response(200, json={"data": [{"n": 5}], "next_cursor": None})
         page = int(q["page"])
-        body: dict[str, Any] = {"data": [{"n": page * 2 - 1}, {"n": page * 2}],
-                                "meta": {"current_page": page, "last_page": 2}}
+        body: dict[str, Any] = {
+            "data": [{"n": page * 2 - 1}, {"n": page * 2}],
+            "meta": {"current_page": page, "last_page": 2},
+        }
         if page == 2:
             body["next_cursor"] = "c"
         return httpx.Response(200, json=body)
@@ -256,8 +292,11 @@ def test_pacing_slows_down_before_429() -> None:
     remaining = iter(["50", "9", "8", "7"])
 
     def handler(req: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={"data": 1}, headers={
-            "X-RateLimit-Limit": "100", "X-RateLimit-Remaining": next(remaining)})
+        return httpx.Response(
+            200,
+            json={"data": 1},
+            headers={"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": next(remaining)},
+        )
 
     client, clock, _ = make_client(handler)
     client.get("/a")
@@ -566,13 +605,21 @@ def test_a_bad_ssl_cert_file_is_a_config_error_naming_it(
 
 
 def _token_answer(access: str) -> httpx.Response:
-    return httpx.Response(200, json={"access_token": access, "refresh_token": f"r-{access}",
-                                     "token_type": "bearer", "expires_in": 4_000_000_000})
+    return httpx.Response(
+        200,
+        json={
+            "access_token": access,
+            "refresh_token": f"r-{access}",
+            "token_type": "bearer",
+            "expires_in": 4_000_000_000,
+        },
+    )
 
 
 def _credentials(client: ApiClient, cache: MemoryTokenCache | None = None) -> ClientCredentials:
-    return ClientCredentials("id", "sec", cache or MemoryTokenCache(),
-                             exchange=client.exchange_token, wall=client.wall)
+    return ClientCredentials(
+        "id", "sec", cache or MemoryTokenCache(), exchange=client.exchange_token, wall=client.wall
+    )
 
 
 def test_client_credentials_exchange_is_retried_after_503_and_a_lost_answer() -> None:
@@ -605,12 +652,16 @@ def test_other_posts_without_a_key_are_still_not_repeated() -> None:
     calls: list[dict[str, Any]] = []
 
     def handler(req: httpx.Request) -> httpx.Response:
-        calls.append(json.loads(req.content))
+        calls.append(grant_fields(req))
         return envelope(503, "SERVICE_UNAVAILABLE")
 
     client, clock, _ = make_client(handler)
-    refresh = {"grant_type": "refresh_token", "refresh_token": "r", "client_id": "i",
-               "client_secret": "s"}
+    refresh = {
+        "grant_type": "refresh_token",
+        "refresh_token": "r",
+        "client_id": "i",
+        "client_secret": "s",
+    }
     failure(lambda: client.exchange_token(refresh))
     assert len(calls) == 1 and clock.sleeps == []
 
@@ -622,7 +673,7 @@ def test_a_refresh_whose_answer_was_lost_starts_over_with_client_credentials(los
     def handler(req: httpx.Request) -> httpx.Response:
         if req.url.path != "/link/token":
             return httpx.Response(200, json={"data": req.headers["authorization"]})
-        grant = json.loads(req.content)["grant_type"]
+        grant = grant_fields(req)["grant_type"]
         grants.append(grant)
         if grant == "refresh_token":
             if lost == "dropped":
@@ -633,8 +684,9 @@ def test_a_refresh_whose_answer_was_lost_starts_over_with_client_credentials(los
 
     client, _, _ = make_client(handler)
     cache = MemoryTokenCache()
-    cache.save({"access_token": "old", "refresh_token": "r-old", "expires_at": 1.0,
-                "client_id": "id"})
+    cache.save(
+        {"access_token": "old", "refresh_token": "r-old", "expires_at": 1.0, "client_id": "id"}
+    )
     client.auth = _credentials(client, cache)
     assert client.get("/x").data == "Bearer fresh"
     assert grants == ["refresh_token", "client_credentials"]  # the refresh is never repeated
@@ -646,7 +698,7 @@ def test_a_lost_refresh_after_token_expired_also_starts_over() -> None:
 
     def handler(req: httpx.Request) -> httpx.Response:
         if req.url.path == "/link/token":
-            grant = json.loads(req.content)["grant_type"]
+            grant = grant_fields(req)["grant_type"]
             grants.append(grant)
             if grant == "refresh_token":
                 raise httpx.ReadTimeout("no answer", request=req)
@@ -657,8 +709,9 @@ def test_a_lost_refresh_after_token_expired_also_starts_over() -> None:
 
     client, _, _ = make_client(handler, retries=0)
     cache = MemoryTokenCache()
-    cache.save({"access_token": "stale", "refresh_token": "r", "expires_at": None,
-                "client_id": "id"})
+    cache.save(
+        {"access_token": "stale", "refresh_token": "r", "expires_at": None, "client_id": "id"}
+    )
     client.auth = _credentials(client, cache)
     assert client.get("/x").data == "Bearer fresh"
     assert grants == ["refresh_token", "client_credentials"]
@@ -670,13 +723,12 @@ def test_a_refresh_that_never_reached_the_server_does_not_start_over() -> None:
     grants: list[str] = []
 
     def handler(req: httpx.Request) -> httpx.Response:
-        grants.append(json.loads(req.content)["grant_type"])
+        grants.append(grant_fields(req)["grant_type"])
         raise _wrapped(ConnectionRefusedError(111, "Connection refused"), req)
 
     client, _, _ = make_client(handler, retries=0)
     cache = MemoryTokenCache()
-    cache.save({"access_token": "old", "refresh_token": "r", "expires_at": 1.0,
-                "client_id": "id"})
+    cache.save({"access_token": "old", "refresh_token": "r", "expires_at": 1.0, "client_id": "id"})
     client.auth = _credentials(client, cache)
     err = failure(lambda: client.get("/x"))
     assert err.exit_code == ExitCode.UNAVAILABLE and grants == ["refresh_token"]
@@ -693,8 +745,13 @@ def test_a_try_is_bounded_as_a_whole_not_per_read() -> None:
         release.wait(30)  # bounded, so a broken watchdog fails the test instead of hanging it
         return httpx.Response(200, json={"data": 1})
 
-    client = ApiClient("https://api.test", auth=StaticToken("t"), timeout=0.2,
-                       retry=RetryPolicy(max_retries=0), transport=httpx.MockTransport(handler))
+    client = ApiClient(
+        "https://api.test",
+        auth=StaticToken("t"),
+        timeout=0.2,
+        retry=RetryPolicy(max_retries=0),
+        transport=httpx.MockTransport(handler),
+    )
     try:
         err = failure(lambda: client.get("/x"))
         assert entered.is_set() and not release.is_set()  # given up while still waiting
@@ -733,8 +790,10 @@ def test_the_deadline_stops_retry_waits_and_sends_nothing_once_spent() -> None:
     ("content", "expected"),
     [
         (b"[" * 100_000 + b"]" * 100_000, "nested more than 64 levels deep"),
-        (b'{"data": {"key": "k", "meta": ' + b"[" * 500 + b"]" * 500 + b"}}",
-         "nested more than 64 levels deep"),
+        (
+            b'{"data": {"key": "k", "meta": ' + b"[" * 500 + b"]" * 500 + b"}}",
+            "nested more than 64 levels deep",
+        ),
         (b"\xff\xfe not utf-8", "malformed JSON"),
     ],
 )
@@ -800,9 +859,16 @@ def test_a_retry_whose_first_attempt_is_still_processing_comes_again() -> None:
     """The first answer was lost; the retry meets 409 `in_progress` with Retry-After: the
     same request, so it is asked again (never for a key reused with another body)."""
     in_progress = httpx.Response(
-        409, headers={"Retry-After": "1"},
-        json={"error": {"code": "IDEMPOTENCY_KEY_REUSED", "message": "still processing",
-                        "details": {"reason": "in_progress"}}})
+        409,
+        headers={"Retry-After": "1"},
+        json={
+            "error": {
+                "code": "IDEMPOTENCY_KEY_REUSED",
+                "message": "still processing",
+                "details": {"reason": "in_progress"},
+            }
+        },
+    )
     answers = [in_progress, httpx.Response(201, json={"data": {"id": 1}})]
 
     def handler(req: httpx.Request) -> httpx.Response:
@@ -813,8 +879,69 @@ def test_a_retry_whose_first_attempt_is_still_processing_comes_again() -> None:
     assert clock.sleeps == [1.0]
 
     reused = httpx.Response(
-        409, json={"error": {"code": "IDEMPOTENCY_KEY_REUSED", "message": "other body",
-                             "details": {"reason": "mismatch"}}})
+        409,
+        json={
+            "error": {
+                "code": "IDEMPOTENCY_KEY_REUSED",
+                "message": "other body",
+                "details": {"reason": "mismatch"},
+            }
+        },
+    )
     client, clock, _ = make_client(lambda req: reused)
     err = failure(lambda: client.request("POST", "/x", json_body={}, idempotency_key="k1"))
     assert err.exit_code == ExitCode.CONFLICT and clock.sleeps == []
+
+
+def test_a_refresh_grant_is_form_encoded_and_client_credentials_stay_json() -> None:
+    """As Makini documents them: `refresh_token` form-encoded, `client_credentials` JSON;
+    and --debug redacts the secrets of either."""
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return _token_answer("a1")
+
+    traced: list[str] = []
+    client, _, _ = make_client(handler)
+    client.debug = traced.append
+    refresh = {
+        "grant_type": "refresh_token",
+        "refresh_token": "r-secret",
+        "client_id": "i",
+        "client_secret": "s-secret",
+    }
+    client.exchange_token(refresh)
+    client.exchange_token(
+        {"grant_type": "client_credentials", "client_id": "i", "client_secret": "s-secret"}
+    )
+    form, as_json = seen
+    assert form.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert dict(parse_qsl(form.content.decode())) == refresh
+    assert as_json.headers["content-type"] == "application/json"
+    assert json.loads(as_json.content)["grant_type"] == "client_credentials"
+    trace = "\n".join(traced)
+    assert "grant_type=refresh_token" in trace
+    assert "r-secret" not in trace and "s-secret" not in trace
+
+
+def test_the_request_id_comes_from_the_error_body_first_then_the_header() -> None:
+    def request_id_of(body: dict[str, Any], header: str | None) -> str | None:
+        headers = {"X-Request-Id": header} if header else {}
+        client, _, _ = make_client(
+            lambda req: httpx.Response(404, json=body, headers=headers), retries=0
+        )
+        return failure(lambda: client.get("/x")).request_id
+
+    in_body = {"error": {"code": "NOT_FOUND", "message": "m", "request_id": "req_body"}}
+    assert request_id_of(in_body, "req_header") == "req_body"
+    assert request_id_of(in_body, None) == "req_body"
+    # No id in the body (or none that can be one): the header's.
+    for body in (
+        {"error": {"code": "NOT_FOUND", "message": "m"}},
+        {"error": {"code": "NOT_FOUND", "message": "m", "request_id": 42}},
+        {"error": {"code": "NOT_FOUND", "message": "m", "request_id": "r" * 500}},
+        {"message": "Not found."},
+    ):
+        assert request_id_of(body, "req_header") == "req_header", body
+    assert request_id_of({"message": "Not found."}, None) is None

@@ -44,6 +44,12 @@ class Capabilities:
     def has(self, name: str) -> bool:
         return name in self.extensions()
 
+    @property
+    def documented_only(self) -> bool:
+        """No extension at all, as against Makini today: the server may also ignore what
+        Makini does not document, such as `filter[...]` on the connection list."""
+        return not self.extensions()
+
     def require(self, name: str, operation: str) -> None:
         if not self.has(name):
             raise CapabilityMissingError(
@@ -51,6 +57,7 @@ class Capabilities:
                 f"{self.client.display_url} does not offer",
                 capability=name,
                 operation=operation,
+                documented_only=self.documented_only,
             )
 
     def _fetch(self) -> frozenset[str]:

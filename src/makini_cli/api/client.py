@@ -34,6 +34,7 @@ from makini_cli.api.errors import (
     NotAuthenticatedError,
     error_from_response,
     load_json,
+    request_id_from,
 )
 from makini_cli.api.retry import RETRY_STATUSES, RatePacer, RetryPolicy, parse_retry_after
 from makini_cli.models.base import ApiModel
@@ -49,8 +50,6 @@ AuthMode = Literal["admin", "none"] | str  # any other string is a bearer token 
 #: The watchdog gives httpx's own timeouts this head start, so that a connection that
 #: cannot be made is still reported (and retried) as one, not as a slow answer.
 WATCHDOG_GRACE_S = 0.25
-#: A request id longer than this is no id: the error line stays one short line.
-MAX_REQUEST_ID = 128
 
 
 def new_idempotency_key() -> str:
@@ -139,9 +138,7 @@ class ApiClient:
         self._trust_store = _trust_store(verify, ca_bundle, trust_env)
         if ca_bundle and verify is True:
             verify = load_ca_bundle(ca_bundle)
-        elif verify is True and trust_env and transport is None and os.environ.get(
-            "SSL_CERT_FILE"
-        ):
+        elif verify is True and trust_env and transport is None and os.environ.get("SSL_CERT_FILE"):
             # What httpx would load itself, but a bad file there is a crash without a word
             # about SSL_CERT_FILE.
             try:
@@ -213,6 +210,7 @@ class ApiClient:
         idempotency_key: str | None = None,
         allow_status: tuple[int, ...] = (),
         safe: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> ApiResponse:
         """Send one logical request, retrying as the policy allows.
 
@@ -222,9 +220,11 @@ class ApiClient:
         client-credentials token exchange only hands out another token).
 
         Each try is bounded as a whole by `timeout` (see `_attempt`), and everything,
-        tries and waits, by `deadline` when one is set.
+        tries and waits, by `deadline` when one is set. `headers`: extra headers (the
+        sandbox's control token); secret ones must be in `redact.SECRET_HEADERS`.
         """
         method = method.upper()
+        extra_headers = dict(headers or {})
         repeatable = method != "POST" or idempotency_key is not None or safe
         started = self.monotonic()
         retries = 0
@@ -241,15 +241,15 @@ class ApiClient:
                 self._trace(f"pacing: rate limit nearly spent, waiting {pause:.1f} s")
                 self.sleep(pause)
             budget, bound = self._budget(method, path, last)
-            headers = {}
+            sent = dict(extra_headers)
             if idempotency_key:
-                headers["Idempotency-Key"] = idempotency_key
+                sent["Idempotency-Key"] = idempotency_key
             if auth == "admin":
                 if self.auth is None:
                     raise NotAuthenticatedError("no credentials for this profile")
-                headers["Authorization"] = f"Bearer {self.auth.token()}"
+                sent["Authorization"] = f"Bearer {self.auth.token()}"
             elif auth != "none":
-                headers["Authorization"] = f"Bearer {auth}"
+                sent["Authorization"] = f"Bearer {auth}"
 
             retry_after: float | None = None
             reason: str
@@ -261,7 +261,7 @@ class ApiClient:
                     params=_clean_params(params),
                     json=json_body if form is None else None,
                     data=dict(form) if form is not None else None,
-                    headers=headers,
+                    headers=sent,
                     timeout=httpx.Timeout(budget, connect=min(budget, 10.0)),
                 )
             except httpx.InvalidURL as exc:
@@ -453,10 +453,14 @@ class ApiClient:
         a repeat of one that did arrive is refused; ClientCredentials starts over with
         client credentials instead (api/auth.py).
         """
+        # Makini documents the refresh grant form-encoded (like the authorization-code
+        # one) and shows the client-credentials grant as JSON: each is sent as documented.
+        refresh = body.get("grant_type") == "refresh_token"
         resp = self.request(
             "POST",
             "/link/token",
-            json_body=body,
+            json_body=None if refresh else body,
+            form=body if refresh else None,
             auth="none",
             safe=body.get("grant_type") == "client_credentials",
         )
@@ -476,9 +480,7 @@ class ApiClient:
             raise self._deadline_error(method, path, sent=False, last=last)
         return (left, True) if left < self.timeout else (self.timeout, False)
 
-    def _check_deadline(
-        self, wait: float, method: str, path: str, last: APIError | None
-    ) -> None:
+    def _check_deadline(self, wait: float, method: str, path: str, last: APIError | None) -> None:
         """Give up now rather than wait past the deadline for a try that cannot finish."""
         if self.deadline is not None and self.monotonic() + wait >= self.deadline:
             raise self._deadline_error(method, path, sent=False, last=last)
@@ -568,9 +570,7 @@ class ApiClient:
     def _ms(self, t0: float) -> int:
         return int((self.monotonic() - t0) * 1000)
 
-    def _transport_failure(
-        self, failure: TransportFailure, retries: int = 0
-    ) -> APIConnectionError:
+    def _transport_failure(self, failure: TransportFailure, retries: int = 0) -> APIConnectionError:
         """The error for a request that never got an HTTP answer."""
         url = self.display_url
         proxy = self.proxy
@@ -684,8 +684,7 @@ def _decode(resp: httpx.Response, request_id: str | None) -> Any:
 
 
 def _request_id(resp: httpx.Response) -> str | None:
-    value = resp.headers.get("x-request-id")
-    return value if value and len(value) <= MAX_REQUEST_ID else None
+    return request_id_from(resp.headers.get("x-request-id"))
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -734,8 +733,7 @@ def _refuse_credentials_in(base_url: str) -> None:
         return  # not a URL at all: httpx.Client says so
     if "@" in netloc:
         raise ClientSetupError(
-            "the base URL holds credentials (user:password@); credentials do not belong "
-            "in the URL",
+            "the base URL holds credentials (user:password@); credentials do not belong in the URL",
             code="CREDENTIALS_IN_URL",
             setting="the base URL (use `makini auth login` or MAKINI_CLIENT_SECRET)",
         )
@@ -814,8 +812,10 @@ def _classify_connect_error(causes: list[BaseException]) -> TransportFailure:
             reason = str(cause.verify_message or cause.reason or "certificate verify failed")
             code = cause.verify_code
             detail = (
-                "hostname" if code in _X509_NAME_MISMATCH
-                else "expired" if code == _X509_EXPIRED
+                "hostname"
+                if code in _X509_NAME_MISMATCH
+                else "expired"
+                if code == _X509_EXPIRED
                 else ""
             )
             return TransportFailure("tls_certificate", reason.rstrip("."), "never", detail)
@@ -829,10 +829,13 @@ def _classify_connect_error(causes: list[BaseException]) -> TransportFailure:
         if isinstance(cause, ssl.SSLError):
             # What OpenSSL says when the answer to its hello is plain HTTP.
             not_tls = cause.reason in (
-                "WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"
+                "WRONG_VERSION_NUMBER",
+                "RECORD_LAYER_FAILURE",
+                "PACKET_LENGTH_TOO_LONG",
             )
             reason = (
-                "the server does not speak TLS on this port" if not_tls
+                "the server does not speak TLS on this port"
+                if not_tls
                 else str(cause.reason or cause).lower().replace("_", " ")
             )
             return TransportFailure("tls", reason, "never", "not_tls" if not_tls else "")

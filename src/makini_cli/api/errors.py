@@ -21,6 +21,8 @@ MAX_JSON_DEPTH = 64
 MAX_QUOTED = 300
 #: The contract's codes are short identifiers; anything else is not a code to branch on.
 _CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,63}")
+#: A request id longer than this is no id: the error line stays one short line.
+MAX_REQUEST_ID = 128
 
 #: HTTP status → the contract's code, used when a body carries no code of its own.
 STATUS_CODES: dict[int, str] = {
@@ -143,10 +145,14 @@ class CapabilityMissingError(APIError):
 
     default_code = "CAPABILITY_MISSING"
 
-    def __init__(self, message: str, *, capability: str, operation: str) -> None:
+    def __init__(
+        self, message: str, *, capability: str, operation: str, documented_only: bool = True
+    ) -> None:
         super().__init__(message)
         self.capability = capability
         self.operation = operation
+        #: the server offers no extension at all (Makini today), not just not this one
+        self.documented_only = documented_only
 
 
 class ClientSetupError(APIError):
@@ -197,28 +203,35 @@ def quoted(text: str, limit: int = MAX_QUOTED) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def request_id_from(value: Any) -> str | None:
+    """`value` if it can be a request id (a short string), else None. What it holds is
+    the server's text, cleaned where it is shown."""
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_REQUEST_ID else None
+
+
 def parse_error_body(
     status: int, body: bytes, content_type: str
-) -> tuple[str, str, dict[str, Any]]:
-    """Return (code, message, details) from any of the body shapes servers send.
+) -> tuple[str, str, dict[str, Any], str | None]:
+    """Return (code, message, details, request id) from any of the body shapes servers
+    send; the request id is the envelope's `error.request_id`, when it holds one.
 
     Whatever the body holds, the result is short: the code is a code or the status's
     default, and the message quotes at most MAX_QUOTED characters of the server's text."""
     default_code = STATUS_CODES.get(status, f"HTTP_{status}")
     text = body.decode("utf-8", errors="replace").strip()
     if not text:
-        return default_code, f"the server answered HTTP {status} with an empty body", {}
+        return default_code, f"the server answered HTTP {status} with an empty body", {}, None
     try:
         doc = load_json(text)
     except ValueError as exc:
         if not isinstance(exc, json.JSONDecodeError):
-            return default_code, f"the server answered HTTP {status} with {exc}", {}
+            return default_code, f"the server answered HTTP {status} with {exc}", {}, None
         kind = (
             "an HTML page"
             if "html" in content_type.lower() or text.startswith("<")
             else "a non-JSON body"
         )
-        return default_code, f"the server answered HTTP {status} with {kind}", {}
+        return default_code, f"the server answered HTTP {status} with {kind}", {}, None
     if isinstance(doc, dict):
         error = doc.get("error")
         if isinstance(error, dict):
@@ -231,14 +244,14 @@ def parse_error_body(
             message = quoted(str(error.get("message") or f"HTTP {status}"))
             raw = error.get("details")
             details: dict[str, Any] = raw if isinstance(raw, dict) else {}
-            return code, message, details
+            return code, message, details, request_id_from(error.get("request_id"))
         if isinstance(error, str):
-            return default_code, quoted(error), {}
+            return default_code, quoted(error), {}, None
         if "message" in doc:
             fields = doc.get("errors")
             laravel: dict[str, Any] = {"fields": fields} if isinstance(fields, dict) else {}
-            return default_code, quoted(str(doc["message"])) or f"HTTP {status}", laravel
-    return default_code, f"the server answered HTTP {status}", {}
+            return default_code, quoted(str(doc["message"])) or f"HTTP {status}", laravel, None
+    return default_code, f"the server answered HTTP {status}", {}, None
 
 
 def field_summary(details: dict[str, Any]) -> str:
@@ -265,12 +278,14 @@ def error_from_response(
     method: str | None = None,
     path: str | None = None,
 ) -> APIStatusError:
-    code, message, details = parse_error_body(status, body, content_type)
+    """The error an answer with status `status` means. `request_id` is the header's; the
+    body's own (the contract's `error.request_id`) wins when it has one."""
+    code, message, details, body_request_id = parse_error_body(status, body, content_type)
     return APIStatusError(
         message + field_summary(details),
         code=code,
         status=status,
-        request_id=request_id,
+        request_id=body_request_id or request_id,
         details=details,
         method=method,
         path=path,

@@ -29,12 +29,17 @@ def _seg(value: str) -> str:
 
 
 def connection(key: str) -> str:
-    """GET is (ext); DELETE is documented."""
+    """GET is (ext); DELETE is documented (it answers 200 with JSON, or 204)."""
     return f"{CONNECTIONS}/{_seg(key)}"
 
 
 def connection_metadata(key: str) -> str:
     return f"{CONNECTIONS}/{_seg(key)}/metadata"
+
+
+def connection_metadata_entry(key: str, name: str) -> str:
+    """(ext) DELETE removes one entry: Makini documents no way to remove one."""
+    return f"{CONNECTIONS}/{_seg(key)}/metadata/{_seg(name)}"
 
 
 def connection_token(key: str) -> str:

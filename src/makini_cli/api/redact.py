@@ -13,6 +13,7 @@ SECRET_HEADERS = {
     "set-cookie",
     "x-webhook-signature",
     "proxy-authorization",
+    "x-sandbox-control",
 }
 SECRET_KEY = re.compile(r"token|secret|password|credential", re.IGNORECASE)
 REDACTED = "[redacted]"

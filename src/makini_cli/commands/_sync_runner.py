@@ -269,8 +269,7 @@ class SyncRunner:
         if running.sync_id and self.api.extended:
             tracker: Tracker = self.api.track(running.sync_id)
         else:
-            token, _ = self.api.connections.token(key)
-            tracker = DocumentedTracker(self.api, key, token, "incremental", None)
+            tracker = self.api.follow_documented(key)
         if policy == "skip":
             return Outcome(key, "skipped", tracker.poll(), request_id=tracker.request_id)
         return tracker

@@ -40,9 +40,21 @@ metadata_app = new_app(
 )
 app.add_typer(metadata_app, name="metadata")
 
-#: Makini's documented lifecycle states and this project's health extension (contract §4).
-Status = Literal["pending", "synchronizing", "in_progress", "active", "inactive", "overage"]
+#: Makini's connection statuses (models.connection.STATUSES) and this project's health
+#: extension (contract §4).
+Status = Literal[
+    "pending",
+    "synchronizing",
+    "in_progress",
+    "active",
+    "inactive",
+    "overage",
+    "offline",
+    "reauth_required",
+]
 Health = Literal["online", "offline", "reauth_required"]
+#: Output modes that print the API's objects as they are.
+MACHINE_MODES = ("json", "jsonl", "csv")
 
 
 @app.command("list")
@@ -50,13 +62,17 @@ def list_(
     ctx: typer.Context,
     status: Annotated[
         Status | None,
-        typer.Option(metavar="[pending|synchronizing|in_progress|active|inactive|overage]",
-                     help="Only connections in this lifecycle status."),
+        typer.Option(
+            metavar="[pending|synchronizing|in_progress|active|inactive|overage|offline|"
+            "reauth_required]",
+            help="Only connections in this status.",
+        ),
     ] = None,
     health: Annotated[
         Health | None,
-        typer.Option(metavar="[online|offline|reauth_required]",
-                     help="Only connections with this health."),
+        typer.Option(
+            metavar="[online|offline|reauth_required]", help="Only connections with this health."
+        ),
     ] = None,
     limit: LimitOption = None,
 ) -> None:
@@ -102,7 +118,10 @@ def get(ctx: typer.Context, key: KeyArg) -> None:
             c.forget_connections([key])
         raise
     c.remember_connections([(conn.key, conn.name)])
-    c.out.object(conn.to_api(), columns.CONNECTIONS)
+    # Machine formats keep the server's own values (Makini's scopes and metadata are
+    # strings); a detail view lists the scopes and shows each metadata entry on its row.
+    machine = c.out.mode_for("object") in MACHINE_MODES
+    c.out.object(conn.to_api() if machine else conn.for_display(), columns.CONNECTIONS)
 
 
 def _pairs(values: list[str], what: str) -> dict[str, str]:
@@ -297,18 +316,30 @@ def status(
     c.out.stream(items, columns.CONNECTION_STATUS)
 
 
+def _print_metadata(c: AppContext, metadata: dict[str, Any]) -> None:
+    """`-o json|jsonl`: the metadata as one object; otherwise a NAME/VALUE row per entry."""
+    from makini_cli.output import columns
+
+    if c.out.mode_for("object") in ("json", "jsonl"):
+        c.out.object(metadata)
+    else:
+        c.out.stream(
+            ({"key": name, "value": value} for name, value in metadata.items()),
+            columns.METADATA,
+        )
+
+
 @metadata_app.command("get")
 def metadata_get(ctx: typer.Context, key: KeyArg) -> None:
-    """List a connection's metadata.
+    """Show a connection's metadata (with -o json: one object of its entries).
 
     \b
     Examples:
       makini connections metadata get 10000715260448
+      makini connections metadata get 10000715260448 -o json | jq -r .customer_id
     """
-    from makini_cli.output import columns
-
     c = app_ctx(ctx)
-    c.out.stream((m.to_api() for m in c.connections.metadata(key)), columns.METADATA)
+    _print_metadata(c, c.connections.metadata(key))
 
 
 @metadata_app.command("set")
@@ -325,18 +356,20 @@ def metadata_set(
 ) -> None:
     """Set (and with --unset remove) metadata entries; prints the resulting metadata.
 
+    Values are strings. Removing an entry needs the server capability `metadata_delete`:
+    Makini documents no way to remove one.
+
     \b
     Examples:
       makini connections metadata set 10000715260448 site=plant-2 owner=ops
       makini connections metadata set 10000715260448 --unset owner
     """
-    from makini_cli.output import columns
-
     c = app_ctx(ctx)
-    values: dict[str, Any] = dict(_pairs(pairs or [], "metadata"))
-    for name in unset or []:
-        values[name] = None
-    if not values:
-        raise UsageError("nothing to set", hint="give KEY=VALUE pairs or --unset KEY")
-    result = c.connections.set_metadata(key, values)
-    c.out.stream((m.to_api() for m in result), columns.METADATA)
+    values = _pairs(pairs or [], "metadata")
+    remove = list(dict.fromkeys(unset or []))
+    if not values and not remove:
+        raise UsageError("nothing to set", hint="give NAME=VALUE pairs or --unset NAME")
+    both = sorted(set(values) & set(remove))
+    if both:
+        raise UsageError(f"metadata {both[0]!r} is both set and unset", hint="give each name once")
+    _print_metadata(c, c.connections.update_metadata(key, values, remove))

@@ -2,7 +2,7 @@
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -89,6 +89,15 @@ def serve(
     no_extensions: Annotated[
         bool, typer.Option("--no-extensions", help="Serve only Makini's documented calls.")
     ] = False,
+    account_plan: Annotated[
+        Literal["trial", "paid"],
+        typer.Option(
+            "--plan",
+            metavar="[trial|paid]",
+            help="The account's plan: beyond its credits, a new connection is inactive "
+            "(trial) or runs as overage (paid).",
+        ),
+    ] = "trial",
     idle_exit: Annotated[
         str | None,
         typer.Option(
@@ -126,6 +135,7 @@ def serve(
       makini sandbox serve
       makini sandbox serve --port 0 --clock-speed 20 --data-dir ./sandbox-data
       makini sandbox serve --no-extensions
+      makini sandbox serve --plan paid
       makini sandbox serve --faults "rate=0.3,seed=7,modes=429,503,drip,reset,drop"
       makini sandbox serve --faults "rate=1,modes=latency,latency=5s,path=/api/system/syncs"
       MAKINI_SANDBOX_CLIENT_SECRET="$(openssl rand -hex 16)" \\
@@ -195,6 +205,7 @@ def serve(
         extensions=not no_extensions,
         allowed_hosts=tuple(allowed_host or ()),
         chaos=plan,
+        plan=account_plan,
     )
 
     if background and host != "127.0.0.1":
@@ -362,7 +373,7 @@ def reset(ctx: typer.Context, yes: YesOption = False) -> None:
     if not yes:
         c.confirm("Reset the sandbox to its seed data? Every change is lost")
     c.require_login()
-    c.client.request("POST", paths.sandbox_control("reset"))
+    c.client.request("POST", paths.sandbox_control("reset"), headers=_control_headers())
     c.msg.notice("sandbox reset to its seed data")
 
 
@@ -377,12 +388,25 @@ def _require_sandbox(c: AppContext) -> None:
         )
 
 
+def _control_headers() -> dict[str, str]:
+    """The control token of the sandbox data dir (MAKINI_SANDBOX_DIR or the default), if
+    it has one: a `--no-extensions` sandbox shows its control routes only to its holder.
+    Sent only to a local sandbox (`_require_sandbox` checks first)."""
+    from makini_cli.sandbox.control_token import HEADER, read_token
+    from makini_cli.sandbox.settings import default_data_dir
+
+    token = read_token(default_data_dir())
+    return {HEADER: token} if token else {}
+
+
 def _switch(c: AppContext, key: str, action: str, body: dict[str, object] | None = None) -> None:
     from makini_cli.api import paths
 
     _require_sandbox(c)
     c.require_login()
-    resp = c.client.request("POST", paths.sandbox_connection(key, action), json_body=body)
+    resp = c.client.request(
+        "POST", paths.sandbox_connection(key, action), json_body=body, headers=_control_headers()
+    )
     data = resp.data if isinstance(resp.data, dict) else {}
     c.out.object(data)
 

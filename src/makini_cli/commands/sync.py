@@ -92,9 +92,7 @@ def _names(c: AppContext, keys: list[str], known: dict[str, str] | None = None) 
 def _runner(c: AppContext, options: "RunOptions", names: dict[str, str]) -> "SyncRunner":
     from makini_cli.commands._sync_runner import SyncRunner
 
-    runner = SyncRunner(
-        c.syncs, options, _progress_view(c, names), c.msg.warn, explain=c.explain
-    )
+    runner = SyncRunner(c.syncs, options, _progress_view(c, names), c.msg.warn, explain=c.explain)
     # Whatever ends the run (an error, Ctrl-C, SIGTERM before the first sync started), the
     # live display stops and the terminal gets its cursor back.
     c.resources.callback(runner.progress.close)
@@ -107,11 +105,19 @@ def _runner(c: AppContext, options: "RunOptions", names: dict[str, str]) -> "Syn
 def run(
     ctx: typer.Context,
     keys: Annotated[list[str] | None, keys_arg("Connection keys to sync.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Sync every active connection.")] = False,
+    all_: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Sync every connected connection (active, overage, offline, reauth_required).",
+        ),
+    ] = False,
     scope: Annotated[
         list[str] | None,
         typer.Option(
-            "--scope", metavar="SCOPE", help="Only this scope, e.g. work-orders (repeatable)."
+            "--scope",
+            metavar="SCOPE",
+            help="Only this scope, e.g. work_orders or work-orders (repeatable).",
         ),
     ] = None,
     full: Annotated[bool, typer.Option("--full", help="Refetch the whole history window.")] = False,
@@ -207,15 +213,25 @@ def run(
     targets = list(dict.fromkeys(keys or []))  # a key given twice is synced once
     known: dict[str, str] = {}
     if all_:
+        from makini_cli.models.connection import SYNCABLE
+
+        # Filtered here, not with filter[status]: Makini declares no filters on this list.
         listed = list(c.connections.list())
         known = {conn.key: conn.name for conn in listed if conn.name}
         c.remember_connections(((conn.key, conn.name) for conn in listed), complete=True)
-        targets = [conn.key for conn in listed if conn.status == "active"]
-        skipped = len(listed) - len(targets)
+        targets = [conn.key for conn in listed if conn.status in SYNCABLE]
+        skipped: dict[str, int] = {}
+        for conn in listed:
+            if conn.status not in SYNCABLE:
+                label = conn.status or "no status"
+                skipped[label] = skipped.get(label, 0) + 1
         if skipped:
-            c.msg.notice(f"skipping {skipped} connection(s) that are not active")
+            counts = ", ".join(f"{n} {label}" for label, n in sorted(skipped.items()))
+            c.msg.notice(
+                f"skipping {sum(skipped.values())} connection(s) that cannot sync now: {counts}"
+            )
         if not targets:
-            c.msg.notice("no active connections to sync")
+            c.msg.notice("no connections to sync")
             return
     options.several = all_ or len(targets) > 1
     runner = _runner(c, options, _names(c, targets, known))

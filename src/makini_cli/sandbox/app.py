@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from makini_cli import __version__
-from makini_cli.sandbox import scheduler
+from makini_cli.sandbox import openapi_doc, scheduler
 from makini_cli.sandbox.clock import SandboxClock
 from makini_cli.sandbox.errors import ApiError, default_code, envelope
 from makini_cli.sandbox.hosts import host_policy
@@ -32,6 +32,7 @@ from makini_cli.sandbox.routes import (
     control,
     data,
     integrations,
+    raw,
     syncs,
     system,
 )
@@ -159,8 +160,14 @@ def create_app(
         version=__version__,
         description="A local, stateful stand-in for the Makini API (makini-cli's sandbox).",
         lifespan=lifespan,
+        # Makini serves no OpenAPI document or docs pages at these paths: a
+        # documented-only sandbox serves none either.
+        openapi_url="/openapi.json" if settings.extensions else None,
+        docs_url="/docs" if settings.extensions else None,
+        redoc_url="/redoc" if settings.extensions else None,
     )
     app.state.runtime = runtime
+    openapi_doc.install(app, extensions=settings.extensions)
     app.state.activity = activity = activity or Activity()
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
@@ -170,9 +177,10 @@ def create_app(
     app.include_router(connections.build_router(extensions=settings.extensions))
     if settings.extensions:
         app.include_router(syncs.build_router())
-    app.include_router(integrations.build_router())
+    app.include_router(integrations.build_router(extensions=settings.extensions))
     app.include_router(control.build_router())
-    # Last: its /api/eam|erp|wms|raw/{path} patterns must not shadow anything above.
+    app.include_router(raw.build_router())
+    # Last: its /api/eam|erp|wms/{path} patterns must not shadow anything above.
     app.include_router(data.build_router())
     app.add_middleware(
         SandboxMiddleware,

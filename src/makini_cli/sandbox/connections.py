@@ -1,13 +1,20 @@
 """The account, the client and its connections: rows in, API objects out.
 
-Field types where Makini's spec and docs disagree:
-- `scopes` is documented as a string but holds a set of unified entity scopes, so it is
-  a list of scope strings (`["sites", "assets", "work-orders"]`).
-- `user_metadata` is documented as a string, but the docs describe free-form key/value
-  metadata set through `POST …/metadata`, so it is an object built from those rows
-  (`{"customer_id": "CUST-1001"}`); `{}` when there is none.
+Fields are typed as Makini's schema types them, even where a richer type would serve
+better, so that a client written against Makini reads the sandbox the same way:
+- `scopes` is a string: the connection's unified scopes, comma-separated, named as
+  Makini names them (`sites,assets,work_orders`).
+- `user_metadata` is a string: the compact JSON of the key/value metadata set through
+  `POST …/metadata` (`{"customer_id":"CUST-1001"}`); `"{}"` when there is none.
 - `tags` is a list, as documented.
-Documented fields come first, in the spec's order, then the (ext) ones.
+Documented fields come first, in the spec's order, then the (ext) ones, which a
+`--no-extensions` sandbox leaves out.
+
+`status` is Makini's lifecycle (makini-api-facts §8.2, §8.4, §8.5). The row stores the
+account's view (`pending`, `active`, `inactive`, `overage`); the answer also shows what
+is happening to the connection now: `synchronizing` while its first sync runs, and
+`offline` or `reauth_required` while its system is down or rejects its credentials
+("Makini marks the connection status" in an outage). `health` (ext) says the latter too.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import Any
 
 from makini_cli.sandbox import tokens
 from makini_cli.sandbox.clock import iso
-from makini_cli.sandbox.errors import ApiError, not_found
+from makini_cli.sandbox.errors import not_found
 from makini_cli.sandbox.platforms import Platform, get_platform
 
 DOCUMENTED_FIELDS: tuple[str, ...] = (
@@ -48,6 +55,18 @@ EXTENSION_FIELDS: tuple[str, ...] = (
     "next_sync_at",
 )
 CONNECTION_FIELDS = DOCUMENTED_FIELDS + EXTENSION_FIELDS
+#: Makini's `ConnectionMetadata`: the connection as its metadata calls show it.
+METADATA_VIEW_FIELDS: tuple[str, ...] = tuple(f for f in DOCUMENTED_FIELDS if f != "tags")
+STATUSES: tuple[str, ...] = (
+    "pending",
+    "synchronizing",
+    "in_progress",
+    "active",
+    "inactive",
+    "overage",
+    "offline",
+    "reauth_required",
+)
 
 # Statuses in which a connection holds its credits (makini-api-facts §8.4).
 CREDIT_HOLDING_STATUSES = frozenset({"synchronizing", "in_progress", "active", "overage"})
@@ -156,24 +175,55 @@ def _metadata_by_connection(
     return result
 
 
+def _status(row: sqlite3.Row, first_sync_running: bool) -> str:
+    """The documented status: the stored one, unless something is happening now."""
+    stored = str(row["status"])
+    if stored in ("pending", "inactive"):
+        return stored
+    if row["health"] in ("offline", "reauth_required"):
+        return str(row["health"])
+    if first_sync_running:
+        return "synchronizing"
+    return stored
+
+
+def _first_syncs_running(conn: sqlite3.Connection) -> set[str]:
+    return {
+        row[0]
+        for row in conn.execute(
+            "SELECT connection_key FROM syncs WHERE status = 'queued' AND trigger = 'initial'"
+        )
+    }
+
+
 def _serialize(
-    row: sqlite3.Row, metadata: Mapping[str, str], client: Mapping[str, Any]
+    row: sqlite3.Row,
+    metadata: Mapping[str, str],
+    client: Mapping[str, Any],
+    *,
+    first_sync_running: bool,
+    extensions: bool,
 ) -> dict[str, Any]:
     platform = get_platform(row["platform"])
-    return {
+    documented = {
         "key": row["key"],
         "name": row["name"],
         "email": row["email"],
-        "status": row["status"],
+        "status": _status(row, first_sync_running),
         "integration_name": platform.name,
         "redirect": client["default_redirect"],
-        "scopes": json.loads(row["scopes"]),
+        "scopes": ",".join(json.loads(row["scopes"])),
         "tags": json.loads(row["tags"]),
-        "user_metadata": dict(metadata),
+        "user_metadata": json.dumps(dict(metadata), separators=(",", ":"), ensure_ascii=False),
         "client_id": client["id"],
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
         "connected_at": iso(row["connected_at"]),
+    }
+    if not extensions:
+        return documented
+    return {
+        **documented,
         "platform": platform.key,
         "health": row["health"],
         "credits": row["credits"],
@@ -193,16 +243,38 @@ def live_row(conn: sqlite3.Connection, key: str) -> sqlite3.Row:
     return row
 
 
-def list_connections(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def list_connections(conn: sqlite3.Connection, *, extensions: bool) -> list[dict[str, Any]]:
     rows = conn.execute("SELECT * FROM connections WHERE deleted_at IS NULL ORDER BY id").fetchall()
     metadata = _metadata_by_connection(conn, (row["key"] for row in rows))
     client = client_record(conn)
-    return [_serialize(row, metadata[row["key"]], client) for row in rows]
+    running = _first_syncs_running(conn)
+    return [
+        _serialize(
+            row,
+            metadata[row["key"]],
+            client,
+            first_sync_running=row["key"] in running,
+            extensions=extensions,
+        )
+        for row in rows
+    ]
 
 
-def get_connection(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
+def get_connection(conn: sqlite3.Connection, key: str, *, extensions: bool) -> dict[str, Any]:
     row = live_row(conn, key)
-    return _serialize(row, _metadata_by_connection(conn, [key])[key], client_record(conn))
+    return _serialize(
+        row,
+        _metadata_by_connection(conn, [key])[key],
+        client_record(conn),
+        first_sync_running=key in _first_syncs_running(conn),
+        extensions=extensions,
+    )
+
+
+def metadata_view(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
+    """Makini's `ConnectionMetadata`: the connection with its metadata, without tags."""
+    connection = get_connection(conn, key, extensions=False)
+    return {name: connection[name] for name in METADATA_VIEW_FIELDS}
 
 
 def new_connection_key(conn: sqlite3.Connection) -> str:
@@ -214,27 +286,38 @@ def new_connection_key(conn: sqlite3.Connection) -> str:
 
 
 def create_connection(
-    conn: sqlite3.Connection, now: float, *, name: str, email: str, platform: Platform
-) -> tuple[str, tokens.TokenPair]:
-    """A new active, online connection and its first connection token pair."""
+    conn: sqlite3.Connection,
+    now: float,
+    *,
+    name: str,
+    email: str,
+    platform: Platform,
+    plan: str,
+) -> tuple[str, str, tokens.TokenPair]:
+    """A new online connection, its stored status and its first connection token pair.
+
+    Like Makini (credits page), a connection is never refused for want of credits: it
+    is created `inactive` (holding none), or on a paid plan it runs as `overage`.
+    """
     account = account_summary(conn)
     available = account["credits_total"] - account["credits_used"]
+    status = "active"
     if platform.credits > available:
-        raise ApiError(
-            402,
-            "INSUFFICIENT_CREDITS",
-            f"Connecting {platform.name} needs {platform.credits} credits; "
-            f"{available} of {account['credits_total']} are available.",
-            details={"required": platform.credits, "available": available},
-        )
+        status = "overage" if plan == "paid" else "inactive"
     key = new_connection_key(conn)
     insert_connection(
         conn,
         NewConnection(
-            key=key, name=name, email=email, platform=platform, created_at=now, connected_at=now
+            key=key,
+            name=name,
+            email=email,
+            platform=platform,
+            status=status,
+            created_at=now,
+            connected_at=now,
         ),
     )
-    return key, tokens.issue_pair(conn, now, "connection", key)
+    return key, status, tokens.issue_pair(conn, now, "connection", key)
 
 
 def delete_connection(conn: sqlite3.Connection, now: float, key: str) -> None:
@@ -249,21 +332,6 @@ def delete_connection(conn: sqlite3.Connection, now: float, key: str) -> None:
     tokens.revoke_subject(conn, now, "connection", key)
 
 
-def list_metadata(conn: sqlite3.Connection, key: str) -> list[dict[str, Any]]:
-    live_row(conn, key)
-    return [
-        {
-            "key": row["key"],
-            "value": row["value"],
-            "created_at": iso(row["created_at"]),
-            "updated_at": iso(row["updated_at"]),
-        }
-        for row in conn.execute(
-            "SELECT * FROM connection_metadata WHERE connection_key = ? ORDER BY key", (key,)
-        )
-    ]
-
-
 def put_metadata(conn: sqlite3.Connection, key: str, name: str, value: str, at: float) -> None:
     conn.execute(
         "INSERT INTO connection_metadata"
@@ -275,19 +343,26 @@ def put_metadata(conn: sqlite3.Connection, key: str, name: str, value: str, at: 
 
 
 def upsert_metadata(
-    conn: sqlite3.Connection, now: float, key: str, items: Sequence[tuple[str, str | None]]
-) -> list[dict[str, Any]]:
-    """Set each `(name, value)`; a `None` value removes that entry."""
+    conn: sqlite3.Connection, now: float, key: str, items: Sequence[tuple[str, str]]
+) -> dict[str, Any]:
+    """Set each `(name, value)`, keeping the other entries; answers `metadata_view`."""
     live_row(conn, key)
     for name, value in items:
-        if value is None:
-            conn.execute(
-                "DELETE FROM connection_metadata WHERE connection_key = ? AND key = ?", (key, name)
-            )
-        else:
-            put_metadata(conn, key, name, value, now)
+        put_metadata(conn, key, name, value, now)
     conn.execute("UPDATE connections SET updated_at = ? WHERE key = ?", (now, key))
-    return list_metadata(conn, key)
+    return metadata_view(conn, key)
+
+
+def delete_metadata(conn: sqlite3.Connection, now: float, key: str, name: str) -> dict[str, Any]:
+    """(ext) Remove one entry: Makini's schema has no way to (its values are strings)."""
+    live_row(conn, key)
+    removed = conn.execute(
+        "DELETE FROM connection_metadata WHERE connection_key = ? AND key = ?", (key, name)
+    ).rowcount
+    if not removed:
+        raise not_found(f"Metadata entry {name!r} of connection {key!r}")
+    conn.execute("UPDATE connections SET updated_at = ? WHERE key = ?", (now, key))
+    return metadata_view(conn, key)
 
 
 def connection_status(conn: sqlite3.Connection, now: float, key: str) -> dict[str, Any]:
@@ -300,7 +375,7 @@ def connection_status(conn: sqlite3.Connection, now: float, key: str) -> dict[st
         error = {"code": code, "message": message}
     return {
         "key": row["key"],
-        "status": row["status"],
+        "status": _status(row, key in _first_syncs_running(conn)),
         "health": row["health"],
         "sync_status": row["sync_status"],
         "last_sync_at": iso(row["last_sync_at"]),

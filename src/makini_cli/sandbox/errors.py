@@ -2,6 +2,11 @@
 
 Domain code raises `ApiError`; the app turns it, and every other failure, into
 `{"error": {"code", "type", "message", "request_id", "details"}}`.
+
+Codes are the contract's table only, so a client written against Makini meets no code
+it cannot know; HTTP statuses the table has no row for (405, 413, 421) carry
+`INVALID_REQUEST`. The one (ext) code, `SYNC_NOT_CANCELLABLE`, comes only from the (ext)
+cancel route.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ from typing import Any
 ERROR_TYPES: Mapping[str, str] = {
     "INVALID_REQUEST": "invalid_request_error",
     "VALIDATION_FAILED": "invalid_request_error",
-    "METHOD_NOT_ALLOWED": "invalid_request_error",
     "AUTHENTICATION_FAILED": "authentication_error",
     "TOKEN_EXPIRED": "authentication_error",
     "INSUFFICIENT_CREDITS": "billing_error",
@@ -21,13 +25,10 @@ ERROR_TYPES: Mapping[str, str] = {
     "NOT_FOUND": "not_found_error",
     "SYNC_ALREADY_RUNNING": "conflict_error",
     "SYNC_NOT_CANCELLABLE": "conflict_error",
-    "CONNECTION_NOT_ACTIVE": "conflict_error",
     "IDEMPOTENCY_KEY_REUSED": "conflict_error",
     "REAUTHORIZATION_REQUIRED": "connection_error",
     "SYSTEM_UNREACHABLE": "connection_error",
     "RATE_LIMIT_EXCEEDED": "rate_limit_error",
-    "PAYLOAD_TOO_LARGE": "invalid_request_error",
-    "MISDIRECTED_REQUEST": "invalid_request_error",
     "INTERNAL_ERROR": "api_error",
     "SERVICE_UNAVAILABLE": "api_error",
 }
@@ -40,10 +41,7 @@ DEFAULT_CODES: Mapping[int, str] = {
     402: "INSUFFICIENT_CREDITS",
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
     409: "IDEMPOTENCY_KEY_REUSED",
-    413: "PAYLOAD_TOO_LARGE",
-    421: "MISDIRECTED_REQUEST",
     422: "VALIDATION_FAILED",
     429: "RATE_LIMIT_EXCEEDED",
     500: "INTERNAL_ERROR",

@@ -30,8 +30,8 @@ def _probeable(conn: sqlite3.Connection, key: str) -> sqlite3.Row:
     row = live_row(conn, key)
     if row["health"] is None:
         raise ApiError(
-            409,
-            "CONNECTION_NOT_ACTIVE",
+            400,
+            "INVALID_REQUEST",
             f"Connection {key!r} is {row['status']}: it has no connected system yet.",
             details={"status": row["status"]},
         )
@@ -141,19 +141,30 @@ def outage_view(conn: sqlite3.Connection, now: float, key: str) -> dict[str, Any
     return status
 
 
-def probe_offline(conn: sqlite3.Connection, now: float) -> int:
-    """Scheduler job: an offline system whose outage ended is back at the next probe."""
+def _probes(conn: sqlite3.Connection) -> list[tuple[float, str]]:
+    """`(probe time, key)` of each offline connection whose outage has an end, earliest
+    first: the probe sees the system back at the first whole minute at or after it."""
     rows = conn.execute(
         "SELECT connections.key, outages.ends_at FROM connections"
         " JOIN outages ON outages.connection_key = connections.key"
         " WHERE connections.health = 'offline' AND connections.deleted_at IS NULL"
-        " AND outages.ends_at IS NOT NULL AND outages.ends_at <= ?",
-        (now,),
+        " AND outages.ends_at IS NOT NULL"
     ).fetchall()
+    return sorted((syncs.next_probe(float(row["ends_at"])), row["key"]) for row in rows)
+
+
+def next_probe_due(conn: sqlite3.Connection) -> float | None:
+    """When `probe_offline` next sees a system back."""
+    probes = _probes(conn)
+    return probes[0][0] if probes else None
+
+
+def probe_offline(conn: sqlite3.Connection, now: float) -> int:
+    """Scheduler job: an offline system whose outage ended is back at the next probe."""
     back = 0
-    for row in sorted(rows, key=lambda r: float(r["ends_at"])):
-        probe = syncs.next_probe(row["ends_at"])
-        if probe <= now:
-            _recover(conn, row["key"], probe)
-            back += 1
+    for probe, key in _probes(conn):
+        if probe > now:
+            break
+        _recover(conn, key, probe)
+        back += 1
     return back

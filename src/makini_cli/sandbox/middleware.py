@@ -7,7 +7,7 @@ In order, it:
    else: no token, an unknown, expired or revoked one, and every `POST /link/token`, so
    guessing tokens or client secrets is limited too) and puts
    `X-RateLimit-Limit/Remaining/Reset` on every answer;
-4. reads the body, refusing more than `max_body_bytes` (413 PAYLOAD_TOO_LARGE, counted
+4. reads the body, refusing more than `max_body_bytes` (413 INVALID_REQUEST, counted
    as it arrives: a declared Content-Length above the limit is refused unread, and a
    chunked body is cut off at the limit) and JSON nested deeper than `max_json_depth`
    (400 INVALID_REQUEST; the JSON parsers recurse, and 100,000 levels crash them);
@@ -16,14 +16,17 @@ In order, it:
 6. in embedded mode, runs the scheduler step first;
 7. honours `Idempotency-Key` on mutating POSTs under `/api/` (when extensions are on);
 8. turns any unhandled exception into the 500 error envelope.
-Before all that it notes the time of every request (`Activity`: the background sandbox
-exits after an idle period) and answers `GET /sandbox/instance` itself: who this server
-process is (instance id, pid, version, data dir), so a CLI run can tell its background
-sandbox from a stale state file or another program on a reused port. That answer skips
-the rate limit and fault injection on purpose: it must work, and cost no database write,
-even when a test has exhausted the bucket or armed a fault. It does pass the `Host`
-check, which comes first: a rebinding page must not learn the data dir either, and the
-421 carries no rate-limit headers since the request was never admitted.
+Under `--no-extensions` the `/sandbox/*` control routes, `/sandbox/instance` included,
+answer 404 like an unknown path unless the request carries the data dir's control token
+(`control_token.py`). Before all that it notes the time of every request (`Activity`:
+the background sandbox exits after an idle period) and answers `GET /sandbox/instance`
+itself: who this server process is (instance id, pid, version, data dir), so a CLI run
+can tell its background sandbox from a stale state file or another program on a reused
+port. That answer skips the rate limit and fault injection on purpose: it must work, and
+cost no database write, even when a test has exhausted the bucket or armed a fault. It
+does pass the `Host` check, which comes first: a rebinding page must not learn the data
+dir either, and the 421 carries no rate-limit headers since the request was never
+admitted.
 Route-level errors (ApiError, Starlette's 404/405, validation) get the same envelope from
 the exception handlers in `app.py`; this middleware adds the headers to them.
 
@@ -61,7 +64,15 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from makini_cli import __version__
-from makini_cli.sandbox import chaos, faults, idempotency, ratelimit, scheduler, tokens
+from makini_cli.sandbox import (
+    chaos,
+    control_token,
+    faults,
+    idempotency,
+    ratelimit,
+    scheduler,
+    tokens,
+)
 from makini_cli.sandbox.clock import real_seconds
 from makini_cli.sandbox.errors import default_code, envelope_bytes
 from makini_cli.sandbox.hosts import HostPolicy, host_name, host_policy
@@ -180,6 +191,18 @@ class SandboxMiddleware:
         settings = runtime.settings
         self.hosts = hosts or host_policy(None, settings.allowed_hosts)
         self.chaos = chaos.Chaos(settings.chaos) if settings.chaos is not None else None
+        #: None: the control routes are open to admin tokens (extensions on); else the
+        #: token a request must carry for them to exist at all (see control_token.py).
+        self.control_token = (
+            None if settings.extensions else control_token.ensure_token(settings.data_dir)
+        )
+
+    def _hidden(self, scope: Scope, path: str) -> bool:
+        """Whether `path` is a control route this request may not even see."""
+        if self.control_token is None or not path.startswith(CONTROL_PREFIX):
+            return False
+        given = _header(scope, control_token.HEADER.lower().encode())
+        return not control_token.matches(given, self.control_token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -237,7 +260,7 @@ class SandboxMiddleware:
             await send_error(
                 send,
                 421,
-                "MISDIRECTED_REQUEST",
+                "INVALID_REQUEST",
                 f"This sandbox does not answer for the host {name!r}, only for localhost "
                 "and the address it serves on (a guard against DNS rebinding). To reach it "
                 f"by that name, start it with --allowed-host {name}.",
@@ -245,7 +268,8 @@ class SandboxMiddleware:
                 details={"host": name},
             )
             return
-        if path == INSTANCE_PATH and method == "GET":
+        hidden = self._hidden(scope, path)
+        if path == INSTANCE_PATH and method == "GET" and not hidden:
             body = json.dumps(self.activity.describe(self.runtime.settings.data_dir)).encode()
             await send_bytes(send, 200, body, [("content-type", "application/json")])
             return
@@ -267,6 +291,12 @@ class SandboxMiddleware:
                 request_id,
                 details={"limit_per_minute": decision.limit, "retry_after": wait},
                 headers=[("Retry-After", str(wait))],
+            )
+            return
+        if hidden:
+            # As Makini answers a path it does not serve: the app's own 404.
+            await send_error(
+                send, 404, "NOT_FOUND", f"No such resource: {method} {path}.", request_id
             )
             return
         received = await self._read_body(scope, receive, send, request_id)
@@ -541,7 +571,7 @@ async def _too_large(send: Send, request_id: str, limit: int) -> None:
     await send_error(
         send,
         413,
-        "PAYLOAD_TOO_LARGE",
+        "INVALID_REQUEST",
         f"The request body is larger than the sandbox accepts ({limit} bytes).",
         request_id,
         details={"max_bytes": limit},

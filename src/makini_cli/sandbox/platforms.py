@@ -25,26 +25,136 @@ ON_PREMISES_FACTOR = 2
 URL_LOGIN_PASSWORD: tuple[str, ...] = ("api", "login", "password")
 API_TOKEN: tuple[str, ...] = ("api_token",)
 
-# The unified scopes a fresh connection syncs, by kind (entity paths of the unified API).
+# The unified scopes a fresh connection syncs, by kind, named as Makini names them (its
+# adapters' scope list: `work_orders`, `purchase_orders`; makini-api-facts §5.3, §9).
 DEFAULT_SCOPES: Mapping[Kind, tuple[str, ...]] = {
-    "cmms": ("sites", "locations", "assets", "work-orders", "materials", "users"),
+    "cmms": ("sites", "locations", "assets", "work_orders", "materials", "users"),
     "eam": (
         "sites",
         "locations",
         "assets",
-        "work-orders",
+        "work_orders",
         "materials",
-        "purchase-orders",
+        "purchase_orders",
         "vendors",
     ),
-    "erp": ("sites", "products", "purchase-orders", "sales-orders", "vendors", "customers"),
-    "wms": ("sites", "locations", "products", "stocks", "sales-orders", "shipment-orders"),
+    "erp": ("sites", "products", "purchase_orders", "sales_orders", "vendors", "customers"),
+    "wms": ("sites", "locations", "products", "stocks", "sales_orders", "shipment_orders"),
 }
 
 _CMMS_TABLES: Mapping[str, tuple[str, ...]] = {
-    "work_orders": ("id", "title", "status", "priority", "asset_id", "due_date", "updated_at"),
-    "assets": ("id", "name", "serial_number", "location_id", "updated_at"),
+    "work_orders": (
+        "id",
+        "title",
+        "status",
+        "priority",
+        "asset_id",
+        "location_id",
+        "due_date",
+        "updated_at",
+    ),
+    "assets": ("id", "name", "serial_number", "model", "location_id", "updated_at"),
     "locations": ("id", "name", "address", "updated_at"),
+    "parts": ("id", "name", "part_number", "quantity", "unit_cost", "updated_at"),
+}
+_SAP_TABLES: Mapping[str, tuple[str, ...]] = {
+    "AUFK": ("AUFNR", "AUART", "KTEXT", "WERKS", "ERDAT", "AEDAT"),
+    "EQUI": ("EQUNR", "EQTYP", "HERST", "TYPBZ", "SERGE", "ERDAT", "AEDAT"),
+    "IFLOT": ("TPLNR", "FLTYP", "IWERK", "TPLMA", "ERDAT", "AEDAT"),
+    "MARA": ("MATNR", "MTART", "MATKL", "MEINS", "ERSDA", "LAEDA"),
+}
+_SAP_B1_TABLES: Mapping[str, tuple[str, ...]] = {
+    "OITM": ("ItemCode", "ItemName", "ItmsGrpCod", "OnHand", "InvntryUom", "UpdateDate"),
+    "OPOR": ("DocEntry", "DocNum", "CardCode", "DocDate", "DocTotal", "DocStatus", "UpdateDate"),
+    "OCRD": ("CardCode", "CardName", "CardType", "E_Mail", "UpdateDate"),
+}
+_MAXIMO_TABLES: Mapping[str, tuple[str, ...]] = {
+    "WORKORDER": (
+        "WONUM",
+        "DESCRIPTION",
+        "STATUS",
+        "WORKTYPE",
+        "WOPRIORITY",
+        "ASSETNUM",
+        "SITEID",
+        "CHANGEDATE",
+    ),
+    "ASSET": ("ASSETNUM", "DESCRIPTION", "STATUS", "LOCATION", "SERIALNUM", "SITEID", "CHANGEDATE"),
+    "LOCATIONS": ("LOCATION", "DESCRIPTION", "TYPE", "STATUS", "SITEID", "CHANGEDATE"),
+}
+_INFOR_TABLES: Mapping[str, tuple[str, ...]] = {
+    "R5EVENTS": (
+        "EVT_CODE",
+        "EVT_DESC",
+        "EVT_STATUS",
+        "EVT_JOBTYPE",
+        "EVT_OBJECT",
+        "EVT_MRC",
+        "EVT_UPDATED",
+    ),
+    "R5OBJECTS": (
+        "OBJ_CODE",
+        "OBJ_DESC",
+        "OBJ_STATUS",
+        "OBJ_LOCATION",
+        "OBJ_SERIALNO",
+        "OBJ_UPDATED",
+    ),
+    "R5PARTS": ("PAR_CODE", "PAR_DESC", "PAR_UOM", "PAR_CLASS", "PAR_UPDATED"),
+}
+_ODOO_TABLES: Mapping[str, tuple[str, ...]] = {
+    "purchase_order": (
+        "id",
+        "name",
+        "partner_id",
+        "state",
+        "date_order",
+        "amount_total",
+        "write_date",
+    ),
+    "product_product": ("id", "default_code", "product_tmpl_id", "barcode", "active", "write_date"),
+    "res_partner": ("id", "name", "email", "city", "supplier_rank", "write_date"),
+    "maintenance_equipment": ("id", "name", "serial_no", "location", "write_date"),
+}
+_NETSUITE_TABLES: Mapping[str, tuple[str, ...]] = {
+    "transaction": ("id", "tranid", "type", "entity", "status", "trandate", "lastmodifieddate"),
+    "item": ("id", "itemid", "displayname", "itemtype", "lastmodifieddate"),
+    "vendor": ("id", "entityid", "companyname", "email", "lastmodifieddate"),
+}
+_DYNAMICS_TABLES: Mapping[str, tuple[str, ...]] = {
+    "PurchTable": (
+        "PurchId",
+        "OrderAccount",
+        "PurchName",
+        "PurchStatus",
+        "DeliveryDate",
+        "ModifiedDateTime",
+    ),
+    "InventTable": ("ItemId", "NameAlias", "ItemType", "ModifiedDateTime"),
+    "VendTable": ("AccountNum", "VendGroup", "Currency", "ModifiedDateTime"),
+}
+_JDE_TABLES: Mapping[str, tuple[str, ...]] = {
+    "F4801": ("WADOCO", "WADCTO", "WADL01", "WASRST", "WAMMCU", "WANUMB", "WAUPMJ"),
+    "F4101": ("IMITM", "IMLITM", "IMDSC1", "IMUOM1", "IMUPMJ"),
+    "F1201": ("FANUMB", "FAASID", "FADL01", "FAMCU", "FAUPMJ"),
+    "F0101": ("ABAN8", "ABALPH", "ABAT1", "ABUPMJ"),
+}
+_SAGE_TABLES: Mapping[str, tuple[str, ...]] = {
+    "tpoPurchOrder": ("POKey", "TranNo", "VendKey", "TranDate", "Status", "UpdateDate"),
+    "timItem": ("ItemKey", "ItemID", "ShortDesc", "ItemType", "UpdateDate"),
+    "tapVendor": ("VendKey", "VendID", "VendName", "UpdateDate"),
+}
+_TECSYS_TABLES: Mapping[str, tuple[str, ...]] = {
+    "ORDER_HEADER": ("ORDER_ID", "CUSTOMER", "STATUS", "SHIP_DATE", "LAST_UPDATE"),
+    "ITEM": ("ITEM_ID", "DESCRIPTION", "UOM", "LAST_UPDATE"),
+    "LOCATION": ("LOCATION_ID", "ZONE", "LOCATION_TYPE", "LAST_UPDATE"),
+    "INVENTORY": ("INVENTORY_ID", "ITEM_ID", "LOCATION_ID", "QUANTITY", "LAST_UPDATE"),
+}
+_FISHBOWL_TABLES: Mapping[str, tuple[str, ...]] = {
+    "part": ("id", "num", "description", "uomId", "typeId", "dateLastModified"),
+    "so": ("id", "num", "customerId", "statusId", "dateIssued", "dateLastModified"),
+    "po": ("id", "num", "vendorId", "statusId", "dateIssued", "dateLastModified"),
+    "location": ("id", "name", "description", "locationGroupId", "dateLastModified"),
 }
 
 
@@ -87,11 +197,7 @@ PLATFORMS: tuple[Platform, ...] = (
         "erp",
         3,
         "cloud",
-        raw_tables={
-            "AUFK": ("AUFNR", "AUART", "KTEXT", "ERDAT", "AEDAT"),
-            "EQUI": ("EQUNR", "EQTYP", "HERST", "SERGE", "AEDAT"),
-            "EKKO": ("EBELN", "BUKRS", "LIFNR", "BEDAT", "AEDAT"),
-        },
+        raw_tables=_SAP_TABLES,
     ),
     Platform(
         "sap-ecc",
@@ -99,11 +205,7 @@ PLATFORMS: tuple[Platform, ...] = (
         "erp",
         3,
         "on_premises",
-        raw_tables={
-            "AUFK": ("AUFNR", "AUART", "KTEXT", "ERDAT", "AEDAT"),
-            "EQUI": ("EQUNR", "EQTYP", "HERST", "SERGE", "AEDAT"),
-            "MARA": ("MATNR", "MTART", "MEINS", "ERSDA", "LAEDA"),
-        },
+        raw_tables=_SAP_TABLES,
     ),
     Platform(
         "sap-business-one",
@@ -111,10 +213,7 @@ PLATFORMS: tuple[Platform, ...] = (
         "erp",
         2,
         "on_premises",
-        raw_tables={
-            "OPOR": ("DocEntry", "DocNum", "CardCode", "DocDate", "UpdateDate"),
-            "OITM": ("ItemCode", "ItemName", "OnHand", "UpdateDate"),
-        },
+        raw_tables=_SAP_B1_TABLES,
     ),
     Platform(
         "ibm-maximo",
@@ -122,11 +221,7 @@ PLATFORMS: tuple[Platform, ...] = (
         "eam",
         2,
         "on_premises",
-        raw_tables={
-            "WORKORDER": ("WONUM", "DESCRIPTION", "STATUS", "ASSETNUM", "SITEID", "CHANGEDATE"),
-            "ASSET": ("ASSETNUM", "DESCRIPTION", "LOCATION", "SITEID", "CHANGEDATE"),
-            "LOCATIONS": ("LOCATION", "DESCRIPTION", "SITEID", "CHANGEDATE"),
-        },
+        raw_tables=_MAXIMO_TABLES,
     ),
     Platform(
         "infor-eam",
@@ -135,10 +230,7 @@ PLATFORMS: tuple[Platform, ...] = (
         2,
         "cloud",
         aliases=("infor-e",),
-        raw_tables={
-            "R5EVENTS": ("EVT_CODE", "EVT_DESC", "EVT_STATUS", "EVT_OBJECT", "EVT_UPDATED"),
-            "R5OBJECTS": ("OBJ_CODE", "OBJ_DESC", "OBJ_LOCATION", "OBJ_UPDATED"),
-        },
+        raw_tables=_INFOR_TABLES,
     ),
     Platform("upkeep", "UpKeep", "cmms", 1, "cloud", credential_fields=API_TOKEN),
     Platform("fiix", "Fiix", "cmms", 1, "cloud"),
@@ -169,10 +261,7 @@ PLATFORMS: tuple[Platform, ...] = (
         "erp",
         2,
         "cloud",
-        raw_tables={
-            "purchase_order": ("id", "name", "partner_id", "state", "write_date"),
-            "product_product": ("id", "default_code", "name", "write_date"),
-        },
+        raw_tables=_ODOO_TABLES,
     ),
     Platform(
         "netsuite",
@@ -181,10 +270,7 @@ PLATFORMS: tuple[Platform, ...] = (
         2,
         "cloud",
         credential_fields=("account_id", "consumer_key", "certificate_id"),
-        raw_tables={
-            "transaction": ("id", "tranid", "type", "entity", "lastmodifieddate"),
-            "item": ("id", "itemid", "displayname", "lastmodifieddate"),
-        },
+        raw_tables=_NETSUITE_TABLES,
     ),
     Platform(
         "microsoft-dynamics",
@@ -192,10 +278,7 @@ PLATFORMS: tuple[Platform, ...] = (
         "erp",
         2,
         "cloud",
-        raw_tables={
-            "PurchTable": ("PurchId", "OrderAccount", "PurchStatus", "ModifiedDateTime"),
-            "InventTable": ("ItemId", "NameAlias", "ModifiedDateTime"),
-        },
+        raw_tables=_DYNAMICS_TABLES,
     ),
     Platform(
         "jd-edwards",
@@ -203,10 +286,7 @@ PLATFORMS: tuple[Platform, ...] = (
         "erp",
         3,
         "on_premises",
-        raw_tables={
-            "F4801": ("WADOCO", "WADL01", "WASRST", "WAUPMJ"),
-            "F4101": ("IMITM", "IMLITM", "IMDSC1", "IMUPMJ"),
-        },
+        raw_tables=_JDE_TABLES,
     ),
     Platform(
         "sage-500",
@@ -214,7 +294,7 @@ PLATFORMS: tuple[Platform, ...] = (
         "erp",
         2,
         "on_premises",
-        raw_tables={"tpoPurchOrder": ("POKey", "TranNo", "VendKey", "UpdateDate")},
+        raw_tables=_SAGE_TABLES,
     ),
     Platform(
         "tecsys-wms",
@@ -222,10 +302,7 @@ PLATFORMS: tuple[Platform, ...] = (
         "wms",
         2,
         "on_premises",
-        raw_tables={
-            "ORDER_HEADER": ("ORDER_ID", "CUSTOMER", "STATUS", "LAST_UPDATE"),
-            "ITEM": ("ITEM_ID", "DESCRIPTION", "UOM", "LAST_UPDATE"),
-        },
+        raw_tables=_TECSYS_TABLES,
     ),
     Platform(
         "fishbowl",
@@ -233,10 +310,7 @@ PLATFORMS: tuple[Platform, ...] = (
         "wms",
         1,
         "on_premises",
-        raw_tables={
-            "part": ("id", "num", "description", "dateLastModified"),
-            "so": ("id", "num", "customerId", "statusId", "dateLastModified"),
-        },
+        raw_tables=_FISHBOWL_TABLES,
     ),
 )
 

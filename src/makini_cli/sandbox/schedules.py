@@ -5,6 +5,7 @@ A slot that finds a sync already queued or running, or the connection inactive, 
 credentials rejected, is skipped. Slots missed while no process ran collapse into one,
 run late with the time it was due. Missed retries run late in order, each at its due
 time, back to at most a day ago (`CATCH_UP_SECONDS`), so a long gap costs bounded work.
+A retry that falls due while a sync of the connection runs starts when that sync ends.
 
 When a scheduled run fails because the system is down, backoff retries (see
 `syncs._plan_retry`: 1 min, doubling, capped at 1 h, `trigger: retry`) replace the
@@ -98,22 +99,65 @@ def _can_run(conn: sqlite3.Connection, row: sqlite3.Row) -> bool:
     )
 
 
-def fire_due(conn: sqlite3.Connection, now: float) -> int:
-    """Scheduler job: start due retries and regular runs, at the time they were due."""
+def _last_ended(conn: sqlite3.Connection, key: str) -> float | None:
+    """When the connection's last sync ended (None: never, or it is still open).
+
+    A connection's syncs never overlap, so the newest is the last to end.
+    """
+    row = conn.execute(
+        "SELECT finished_at FROM syncs WHERE connection_key = ? ORDER BY seq DESC LIMIT 1",
+        (key,),
+    ).fetchone()
+    return None if row is None or row["finished_at"] is None else float(row["finished_at"])
+
+
+def _due_work(conn: sqlite3.Connection, now: float) -> list[tuple[float, sqlite3.Row]]:
+    """Each enabled schedule's next piece of work and the time it runs at, earliest first.
+
+    A pending retry hides the regular runs. It is not due while it cannot run (a sync of
+    the connection is open, the connection is inactive, its credentials are rejected):
+    only the end of that sync, which the scheduler replays in its turn, or a person can
+    change that. `now` is when the scheduler runs; retries older than `CATCH_UP_SECONDS`
+    before it run as if due then. No run starts before the connection's last sync ended.
+    """
     rows = conn.execute(
         "SELECT schedules.*, connections.status, connections.credentials_broken FROM schedules"
         " JOIN connections ON connections.key = schedules.connection_key"
         " WHERE schedules.enabled = 1 AND connections.deleted_at IS NULL"
-        " AND COALESCE(schedules.retry_at, schedules.next_run_at) <= ?",
-        (now,),
+        " AND COALESCE(schedules.retry_at, schedules.next_run_at) IS NOT NULL"
     ).fetchall()
-    fired = 0
-    for row in sorted(rows, key=lambda r: float(r["retry_at"] or r["next_run_at"])):
-        key = row["connection_key"]
+    work: list[tuple[float, sqlite3.Row]] = []
+    for row in rows:
         if row["retry_at"] is not None:
             if not _can_run(conn, row):
-                continue  # a running sync settles it; a success ends the backoff
-            at = max(float(row["retry_at"]), now - CATCH_UP_SECONDS)
+                continue
+            due = max(float(row["retry_at"]), now - CATCH_UP_SECONDS)
+        else:
+            due = float(row["next_run_at"])
+        ended = _last_ended(conn, row["connection_key"])
+        work.append((due if ended is None else max(due, ended), row))
+    return sorted(work, key=lambda item: item[0])
+
+
+def next_due(conn: sqlite3.Connection, now: float) -> float | None:
+    """When `fire_due` next has work: a retry or regular run to start (see `_due_work`)."""
+    work = _due_work(conn, now)
+    return work[0][0] if work else None
+
+
+def fire_due(conn: sqlite3.Connection, now: float, until: float | None = None) -> int:
+    """Scheduler job: start the retries and regular runs due by `until` (default `now`),
+    each at the time it was due.
+
+    `now` is when the scheduler runs: missed regular slots collapse into the first one
+    after it, and retries catch up from a day before it.
+    """
+    fired = 0
+    for at, row in _due_work(conn, now):
+        if at > (now if until is None else until):
+            break
+        key = row["connection_key"]
+        if row["retry_at"] is not None:
             conn.execute("UPDATE schedules SET retry_at = NULL WHERE connection_key = ?", (key,))
             syncs.start_sync(conn, at, key, trigger="retry", attempt=int(row["retry_attempt"]))
         else:
@@ -126,7 +170,7 @@ def fire_due(conn: sqlite3.Connection, now: float) -> int:
                 (following, key),
             )
             if _can_run(conn, row):
-                syncs.start_sync(conn, due, key, trigger="scheduled")
+                syncs.start_sync(conn, at, key, trigger="scheduled")
         syncs.refresh_next_sync(conn, key)
         fired += 1
     return fired

@@ -34,6 +34,9 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 #: JSON nested deeper than this is refused (400): no request needs more than 5 levels,
 #: and Python's parser recurses, so 100,000 levels would crash the handler.
 DEFAULT_MAX_JSON_DEPTH = 64
+#: The account's plan (makini-api-facts §8.4): beyond its credits, a new connection is
+#: `inactive` on a trial and runs as `overage` on a paid plan.
+PLANS = ("trial", "paid")
 
 
 class SandboxConfigError(ValueError):
@@ -70,7 +73,7 @@ class SandboxSettings:
     `extensions=False` serves Makini's documented surface only (`--no-extensions`).
     `allowed_hosts`: Host header names accepted besides the loopback ones and the bound
     address (`--allowed-host`; see `hosts.py`). `chaos`: random faults for every request
-    (`--faults`; see `chaos.py`).
+    (`--faults`; see `chaos.py`). `plan`: one of `PLANS` (`--plan`).
     """
 
     data_dir: Path
@@ -83,6 +86,7 @@ class SandboxSettings:
     chaos: ChaosPlan | None = None
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
+    plan: str = "trial"
 
     def __post_init__(self) -> None:
         if self.rate_limit_per_minute < 1:
@@ -97,6 +101,8 @@ class SandboxSettings:
             )
         if self.max_body_bytes < 1 or self.max_json_depth < 1:
             raise SandboxConfigError("max_body_bytes and max_json_depth must be positive")
+        if self.plan not in PLANS:
+            raise SandboxConfigError(f"plan must be one of {', '.join(PLANS)}")
 
     @property
     def has_strong_secret(self) -> bool:

@@ -193,6 +193,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE idempotency ADD COLUMN owner_id TEXT;
     ALTER TABLE idempotency ADD COLUMN lease_until REAL;
     """,
+    # 7: scopes take Makini's names (`work_orders`, not `work-orders`).
+    """
+    UPDATE connections SET scopes = REPLACE(scopes, '-', '_');
+    UPDATE syncs SET scopes = REPLACE(scopes, '-', '_');
+    """,
 )
 
 

@@ -15,9 +15,11 @@ incremental from the last successful sync; `full` forces a full one.
 
 Errors a start can answer, besides 404 for an unknown connection:
 - 409 `SYNC_ALREADY_RUNNING`: a sync of that connection is queued or running;
-- 409 `CONNECTION_NOT_ACTIVE`: the connection is `pending` (Link flow unfinished) or
-  `inactive`, so there is nothing to sync (the sandbox's own code; the contract names
-  none for this case).
+- 402 `INSUFFICIENT_CREDITS`: the connection is `inactive` (the account lacked the
+  credits for it), so Makini keeps nothing of it in sync;
+- 400 `INVALID_REQUEST`: the connection is `pending` (its Link flow never finished), so
+  there is no system to sync from. (Both are codes of the contract's table: a client
+  written against Makini meets no code it cannot know.)
 """
 
 from __future__ import annotations
@@ -113,6 +115,29 @@ def open_sync(conn: sqlite3.Connection, connection_key: str) -> sqlite3.Row | No
     return row
 
 
+def not_syncable(connection: sqlite3.Row) -> ApiError | None:
+    """Why a connection in its stored status cannot sync, if it cannot."""
+    status = connection["status"]
+    if status in ACTIVE_CONNECTION_STATUSES:
+        return None
+    key = connection["key"]
+    if status == "inactive":
+        return ApiError(
+            402,
+            "INSUFFICIENT_CREDITS",
+            f"Connection {key!r} is inactive: the account lacked the credits for it. Free "
+            "credits (delete a connection) or move to a paid plan, then reconnect it.",
+            details={"status": status},
+        )
+    return ApiError(
+        400,
+        "INVALID_REQUEST",
+        f"Connection {key!r} is {status}: its Link flow never finished, so there is no "
+        "system to sync from.",
+        details={"status": status},
+    )
+
+
 def start_sync(
     conn: sqlite3.Connection,
     now: float,
@@ -125,14 +150,9 @@ def start_sync(
 ) -> dict[str, Any]:
     """Queue a sync of `connection_key`; it starts 1–2 s later. Call inside a transaction."""
     connection = live_row(conn, connection_key)
-    if connection["status"] not in ACTIVE_CONNECTION_STATUSES:
-        raise ApiError(
-            409,
-            "CONNECTION_NOT_ACTIVE",
-            f"Connection {connection_key!r} is {connection['status']}; only an active "
-            "connection can sync.",
-            details={"status": connection["status"]},
-        )
+    refusal = not_syncable(connection)
+    if refusal is not None:
+        raise refusal
     running = open_sync(conn, connection_key)
     if running is not None:
         raise ApiError(
@@ -396,6 +416,38 @@ def failure_at(conn: sqlite3.Connection, row: sqlite3.Row, at: float) -> str | N
     return None
 
 
+def _ending(conn: sqlite3.Connection, row: sqlite3.Row) -> tuple[float, str | None]:
+    """When an open sync ends and how: `cancelled`, a failure code, or None (success)."""
+    if row["connection_deleted_at"] is not None:
+        return max(float(row["connection_deleted_at"]), float(row["created_at"])), "cancelled"
+    code = failure_at(conn, row, float(row["started_at"]))
+    if code is not None:
+        return float(row["started_at"]), code
+    return _end(row), None
+
+
+def _endings(conn: sqlite3.Connection) -> list[tuple[float, sqlite3.Row, str | None]]:
+    """Every open sync with when and how it ends, earliest first."""
+    rows = conn.execute(
+        "SELECT syncs.*, connections.deleted_at AS connection_deleted_at,"
+        " connections.credentials_broken AS connection_credentials_broken FROM syncs"
+        " JOIN connections ON connections.key = syncs.connection_key"
+        " WHERE syncs.status = ?",
+        (OPEN,),
+    ).fetchall()
+    endings: list[tuple[float, sqlite3.Row, str | None]] = []
+    for row in rows:
+        at, outcome = _ending(conn, row)
+        endings.append((at, row, outcome))
+    return sorted(endings, key=lambda item: item[0])
+
+
+def next_finish_due(conn: sqlite3.Connection) -> float | None:
+    """When `finish_due` next has a sync to end."""
+    endings = _endings(conn)
+    return endings[0][0] if endings else None
+
+
 def finish_due(conn: sqlite3.Connection, now: float) -> int:
     """Scheduler job: end every open sync whose end time has passed, in order, at that time.
 
@@ -404,22 +456,8 @@ def finish_due(conn: sqlite3.Connection, now: float) -> int:
     `fail_open`. A sync of a connection deleted meanwhile is cancelled at the time of the
     deletion.
     """
-    rows = conn.execute(
-        "SELECT syncs.*, connections.deleted_at AS connection_deleted_at,"
-        " connections.credentials_broken AS connection_credentials_broken FROM syncs"
-        " JOIN connections ON connections.key = syncs.connection_key"
-        " WHERE syncs.status = ? AND syncs.started_at <= ?",
-        (OPEN, now),
-    ).fetchall()
-    due: list[tuple[float, sqlite3.Row, str | None]] = []
-    for row in rows:
-        if row["connection_deleted_at"] is not None:
-            due.append((max(row["connection_deleted_at"], row["created_at"]), row, "cancelled"))
-        elif (code := failure_at(conn, row, float(row["started_at"]))) is not None:
-            due.append((float(row["started_at"]), row, code))
-        elif _end(row) <= now:
-            due.append((_end(row), row, None))
-    for at, row, outcome in sorted(due, key=lambda item: item[0]):
+    due = [item for item in _endings(conn) if item[0] <= now]
+    for at, row, outcome in due:
         if outcome == "cancelled":
             conn.execute(
                 "UPDATE syncs SET status = 'cancelled', finished_at = ? WHERE id = ?",

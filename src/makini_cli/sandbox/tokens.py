@@ -1,5 +1,12 @@
 """Bearer tokens: admin pairs, connection pairs and single connection tokens.
 
+Tokens are JWT-shaped, as Makini's `bearerFormat: JWT` and its samples are
+(`eyJ0eXAiOiJKV1Qi…` for access tokens, `eyJ0eXAiOiJSZWZy…` for refresh tokens): a
+header, claims (`iss`, `aud`, `sub`, `iat`, `exp`, a random `jti`) and 32 random bytes
+where a signature goes. The sandbox trusts a token by looking it up, never by reading
+its claims, so the "signature" needs no key. A connection token issued through the
+admin API lives 300 s, the documented sample's `expires_in`.
+
 Only the SHA-256 of a token is stored, so a copied `sandbox.db` grants nothing. A
 token has an audience (`admin` for `/api/system/*` and `/sandbox/*`, `connection` for
 the token-scoped APIs) and a subject (the client id, or a connection key). Tokens
@@ -8,10 +15,13 @@ issued together share a `pair_id`: refreshing revokes the whole previous pair.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import secrets
 import sqlite3
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,14 +32,10 @@ Audience = Literal["admin", "connection"]
 DAY = 86_400.0
 ACCESS_TTL = 30 * DAY
 REFRESH_TTL = 31 * DAY
-CONNECTION_TOKEN_TTL = 3_600.0
+CONNECTION_TOKEN_TTL = 300.0
 
-_PREFIXES = {
-    ("admin", "access"): "sbx_at_",
-    ("admin", "refresh"): "sbx_rt_",
-    ("connection", "access"): "sbx_ct_",
-    ("connection", "refresh"): "sbx_crt_",
-}
+#: The JOSE header of each kind of token, as in Makini's samples.
+_HEADERS = {"access": {"typ": "JWT", "alg": "HS256"}, "refresh": {"typ": "Refresh", "alg": "HS256"}}
 _BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="makini-sandbox"'}
 
 
@@ -56,8 +62,25 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _new_token(audience: Audience, kind: str) -> str:
-    return _PREFIXES[(audience, kind)] + secrets.token_urlsafe(32)
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _segment(value: Mapping[str, object]) -> str:
+    return _b64url(json.dumps(value, separators=(",", ":")).encode())
+
+
+def _new_token(audience: Audience, kind: str, subject: str, now: float, ttl: float) -> str:
+    claims: dict[str, object] = {
+        "iss": "makini-sandbox",
+        "aud": audience,
+        "sub": subject,
+        "iat": int(now),
+        "exp": int(now + ttl),
+        "jti": secrets.token_hex(16),
+    }
+    signature = _b64url(secrets.token_bytes(32))
+    return f"{_segment(_HEADERS[kind])}.{_segment(claims)}.{signature}"
 
 
 def _insert(
@@ -80,8 +103,8 @@ def _insert(
 
 def issue_pair(conn: sqlite3.Connection, now: float, audience: Audience, subject: str) -> TokenPair:
     pair_id = uuid.uuid4().hex
-    access = _new_token(audience, "access")
-    refresh = _new_token(audience, "refresh")
+    access = _new_token(audience, "access", subject, now, ACCESS_TTL)
+    refresh = _new_token(audience, "refresh", subject, now, REFRESH_TTL)
     for raw, kind, ttl in ((access, "access", ACCESS_TTL), (refresh, "refresh", REFRESH_TTL)):
         _insert(
             conn,
@@ -100,7 +123,7 @@ def issue_connection_token(
     conn: sqlite3.Connection, now: float, connection_key: str
 ) -> tuple[str, float]:
     """A single short-lived connection token (no refresh token), and its lifetime."""
-    raw = _new_token("connection", "access")
+    raw = _new_token("connection", "access", connection_key, now, CONNECTION_TOKEN_TTL)
     _insert(
         conn,
         raw,

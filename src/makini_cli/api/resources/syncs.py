@@ -4,7 +4,12 @@ With the `syncs` capability the client uses the (ext) admin routes. Without it (
 today), `run` goes through the documented token-scoped calls: a connection token,
 `POST /api/integrations/sync`, then polling `GET /api/integrations/sync/status`, whose
 `inprogress|done|fulldone|error|fail` is mapped onto the Sync statuses so both paths end
-in the same outcomes and exit codes.
+in the same outcomes and exit codes. Both answers may come bare (`{"status": …}`, as
+Makini documents them) or in a `{"data": …}` envelope. A connection token lives 300 s,
+less than a long sync: it is re-issued before it runs out, and once more if the server
+says it has (401 TOKEN_EXPIRED).
+
+Scope names are sent as Makini names them (`work_orders`); `work-orders` is accepted.
 """
 
 from __future__ import annotations
@@ -15,9 +20,9 @@ from typing import Any, Protocol
 
 from makini_cli.api import paths
 from makini_cli.api.capabilities import Capabilities
-from makini_cli.api.client import ApiClient, cast_to, new_idempotency_key
+from makini_cli.api.client import ApiClient, ApiResponse, cast_to, new_idempotency_key
 from makini_cli.api.errors import APIStatusError, MalformedResponseError
-from makini_cli.api.resources.connections import ConnectionsAPI
+from makini_cli.api.resources.connections import CONNECTION_TOKEN_MARGIN_S, ConnectionsAPI
 from makini_cli.models.sync import DocumentedSyncStatus, Schedule, Sync
 
 #: documented `sync/status` → (Sync status, error code)
@@ -28,6 +33,48 @@ DOCUMENTED_STATUS: dict[str, tuple[str, str | None]] = {
     "error": ("failed", "SYNC_ERROR"),
     "fail": ("failed", "REAUTHORIZATION_REQUIRED"),
 }
+
+
+def makini_scope(name: str) -> str:
+    """A scope as Makini names it: `work-orders`, `Work_Orders` → `work_orders`."""
+    return name.strip().lower().replace("-", "_")
+
+
+def makini_scopes(names: list[str] | None) -> list[str] | None:
+    """`names` in Makini's spelling, each once, in the order given; None for none."""
+    if not names:
+        return None
+    return list(dict.fromkeys(makini_scope(n) for n in names if n.strip())) or None
+
+
+class ConnectionTokenSession:
+    """A connection's token for the documented calls that follow one sync.
+
+    Makini's connection token lives 300 s; a sync may take longer. The token is
+    re-issued (with the admin token) when it is about to run out, and once more when the
+    server answers 401 TOKEN_EXPIRED anyway (its clock, not ours, decides)."""
+
+    def __init__(self, connections: ConnectionsAPI, key: str) -> None:
+        self.connections = connections
+        self.key = key
+        self.token, self.expires_at = connections.token(key)
+
+    def _renew(self) -> None:
+        self.token, self.expires_at = self.connections.token(self.key, fresh=True)
+
+    def request(self, client: ApiClient, method: str, path: str, **kwargs: Any) -> ApiResponse:
+        if (
+            self.expires_at is not None
+            and self.expires_at - CONNECTION_TOKEN_MARGIN_S <= self.connections.wall()
+        ):
+            self._renew()
+        try:
+            return client.request(method, path, auth=self.token, **kwargs)
+        except APIStatusError as exc:
+            if exc.status != 401 or exc.code != "TOKEN_EXPIRED":
+                raise
+        self._renew()
+        return client.request(method, path, auth=self.token, **kwargs)
 
 
 class AlreadyRunning(Exception):
@@ -69,8 +116,9 @@ class ExtTracker:
             )
         resp = self.api.client.get(paths.sync(self.latest.id))
         self.request_id = resp.request_id
-        self.latest = cast_to(Sync, resp.data, path=paths.sync(self.latest.id),
-                              request_id=resp.request_id)
+        self.latest = cast_to(
+            Sync, resp.data, path=paths.sync(self.latest.id), request_id=resp.request_id
+        )
         return self.latest
 
 
@@ -80,11 +128,16 @@ class DocumentedTracker:
     sync_id = None
 
     def __init__(
-        self, api: SyncsAPI, key: str, token: str, sync_type: str, scopes: list[str] | None
+        self,
+        api: SyncsAPI,
+        key: str,
+        session: ConnectionTokenSession,
+        sync_type: str,
+        scopes: list[str] | None,
     ) -> None:
         self.api = api
         self.key = key
-        self.token = token
+        self.session = session
         self.request_id: str | None = None
         self.base: dict[str, Any] = {
             "id": None,
@@ -95,7 +148,7 @@ class DocumentedTracker:
         }
 
     def poll(self) -> Sync:
-        resp = self.api.client.get(paths.INTEGRATION_SYNC_STATUS, auth=self.token)
+        resp = self.session.request(self.api.client, "GET", paths.INTEGRATION_SYNC_STATUS)
         self.request_id = resp.request_id
         answer = cast_to(
             DocumentedSyncStatus,
@@ -182,6 +235,7 @@ class SyncsAPI:
 
         Raises AlreadyRunning when the connection has a sync queued or running.
         """
+        scopes = makini_scopes(scopes)
         if not self.extended:
             return self._start_documented(key, scopes=scopes, full=full)
         body: dict[str, Any] = {"full": full}
@@ -197,27 +251,36 @@ class SyncsAPI:
                 running = exc.details.get("sync_id")
                 raise AlreadyRunning(key, str(running) if running else None, exc) from exc
             raise
-        sync = cast_to(Sync, resp.data, path=paths.connection_syncs(key),
-                       request_id=resp.request_id)
+        sync = cast_to(
+            Sync, resp.data, path=paths.connection_syncs(key), request_id=resp.request_id
+        )
         if not sync.connection_key:
             sync.connection_key = key
         return ExtTracker(self, sync, resp.request_id)
 
     def _start_documented(self, key: str, *, scopes: list[str] | None, full: bool) -> Tracker:
-        token, _ = self.connections.token(key)
+        session = ConnectionTokenSession(self.connections, key)
         sync_type = "full" if full else "incremental"
         body: dict[str, Any] = {"type": sync_type}
         if scopes:
             body["scopes"] = scopes
         try:
-            resp = self.client.request("POST", paths.INTEGRATION_SYNC, json_body=body, auth=token)
+            # The answer (`{"status": "inprogress", …}`, bare or in "data") says nothing the
+            # first poll will not: it is not read.
+            resp = session.request(self.client, "POST", paths.INTEGRATION_SYNC, json_body=body)
         except APIStatusError as exc:
             if exc.code == "SYNC_ALREADY_RUNNING":
                 raise AlreadyRunning(key, None, exc) from exc
             raise
-        tracker = DocumentedTracker(self, key, token, sync_type, scopes)
+        tracker = DocumentedTracker(self, key, session, sync_type, scopes)
         tracker.request_id = resp.request_id
         return tracker
+
+    def follow_documented(self, key: str) -> DocumentedTracker:
+        """Follow whatever sync the connection runs now, through the documented status
+        call (a sync someone else started: there is no id to follow it by)."""
+        session = ConnectionTokenSession(self.connections, key)
+        return DocumentedTracker(self, key, session, "incremental", None)
 
     def track(self, sync_id: str) -> ExtTracker:
         self._require("following a sync by id")

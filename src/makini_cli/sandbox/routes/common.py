@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 
 from makini_cli.sandbox import tokens
 from makini_cli.sandbox.errors import ApiError
@@ -50,6 +50,8 @@ def require_connection(request: Request, runtime: RuntimeDep) -> tokens.Principa
 
 
 AdminDep = Annotated[tokens.Principal, Depends(require_admin)]
+#: A connection's key in a path, named `{id}` as in Makini's reference.
+ConnectionId = Annotated[str, Path(alias="id", description="The connection's key.")]
 ConnectionDep = Annotated[tokens.Principal, Depends(require_connection)]
 
 
@@ -77,10 +79,17 @@ def page_of(
     *,
     fields: Collection[str],
     updated_field: str | None = None,
+    filters: bool = True,
 ) -> dict[str, Any]:
+    """One page of `items`. `filters=False`: a list whose documented form declares no
+    filter or sort parameters, where (as a server that does not know them would) they
+    are ignored, not refused; only `page` and `per_page` apply."""
+    params = request.query_params.multi_items()
+    if not filters:
+        params = [(name, value) for name, value in params if name in ("page", "per_page")]
     return paginate(
         items,
-        request.query_params.multi_items(),
+        params,
         str(request.url),
         fields=fields,
         updated_field=updated_field,

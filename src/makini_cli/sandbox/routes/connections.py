@@ -1,22 +1,35 @@
-"""Connection management (admin token): documented calls plus (ext) get and status."""
+"""Connection management (admin token): documented calls plus (ext) get, status and
+metadata removal.
+
+Path parameters are named as in Makini's reference (`{id}`: the connection's key).
+Answers follow its schemas: creating answers the token pair (`ConnectionStore`), and
+only with extensions the new `key` too (a documented-only client asks
+`GET /api/integrations/current` with the new token); deleting answers 200 with a small
+object; the metadata calls answer `ConnectionMetadata`, the connection with its
+`user_metadata`."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from makini_cli.sandbox import connections as repo
 from makini_cli.sandbox import schedules, syncs, tokens
 from makini_cli.sandbox.errors import validation_failed
 from makini_cli.sandbox.platforms import Platform, find_platform
-from makini_cli.sandbox.routes.common import AdminDep, RuntimeDep, list_parameters, page_of
+from makini_cli.sandbox.routes.common import (
+    AdminDep,
+    ConnectionId,
+    RuntimeDep,
+    list_parameters,
+    page_of,
+)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FILTERABLE_FIELDS = tuple(f for f in repo.CONNECTION_FIELDS if f != "user_metadata")
-METADATA_FIELDS = ("key", "value", "created_at", "updated_at")
 
 
 class CreateConnection(BaseModel):
@@ -45,7 +58,7 @@ class CreateConnection(BaseModel):
 
 class MetadataItem(BaseModel):
     key: str = Field(min_length=1, max_length=255)
-    value: str | None = Field(description="null removes the entry.")
+    value: str = Field(max_length=10_000)
 
 
 def _checked_platform(body: CreateConnection) -> Platform:
@@ -76,93 +89,113 @@ def build_router(*, extensions: bool) -> APIRouter:
     @router.get("", summary="List connections", dependencies=[Depends(list_parameters)])
     def list_connections(_: AdminDep, runtime: RuntimeDep, request: Request) -> dict[str, Any]:
         with runtime.store.connection() as conn:
-            items = repo.list_connections(conn)
-        return page_of(request, items, fields=FILTERABLE_FIELDS, updated_field="updated_at")
+            items = repo.list_connections(conn, extensions=extensions)
+        # Makini's reference declares no filter for this list: without extensions the
+        # sandbox ignores them as Makini would (clients filter on their side).
+        return page_of(
+            request,
+            items,
+            fields=FILTERABLE_FIELDS,
+            updated_field="updated_at",
+            filters=extensions,
+        )
 
     @router.post("", summary="Create a connection from system credentials")
     def create_connection(
         _: AdminDep, runtime: RuntimeDep, body: CreateConnection
     ) -> dict[str, Any]:
         platform = _checked_platform(body)
+        now = runtime.now()
         with runtime.store.transaction() as conn:
-            key, pair = repo.create_connection(
+            key, status, pair = repo.create_connection(
                 conn,
-                runtime.now(),
+                now,
                 name=body.name.strip(),
                 email=body.email.strip(),
                 platform=platform,
+                plan=runtime.settings.plan,
             )
-            # Like Makini, a new connection starts its first (full) sync at once.
-            syncs.start_sync(conn, runtime.now(), key, trigger="initial")
-            schedules.create_default(
-                conn, key, runtime.now() + schedules.DEFAULT_INTERVAL_MINUTES * 60
-            )
-        return {
-            "data": {
-                "access_token": pair.access_token,
-                "refresh_token": pair.refresh_token,
-                "expires_in": int(pair.access_expires_at),
-                "key": key,
-            }
+            if status != "inactive":
+                # Like Makini, a new connection starts its first (full) sync at once.
+                syncs.start_sync(conn, now, key, trigger="initial")
+                schedules.create_default(conn, key, now + schedules.DEFAULT_INTERVAL_MINUTES * 60)
+        answer: dict[str, Any] = {
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            # A string, as Makini's `ConnectionStore` types it (one revision of its token
+            # endpoint sent it so too): the Unix time the access token expires.
+            "expires_in": str(int(pair.access_expires_at)),
         }
+        if extensions:
+            answer["key"] = key
+        return {"data": answer}
 
     if extensions:
 
-        @router.get("/{key}", summary="Get one connection (ext)")
-        def get_connection(_: AdminDep, runtime: RuntimeDep, key: str) -> dict[str, Any]:
+        @router.get("/{id}", summary="Get one connection (ext)")
+        def get_connection(_: AdminDep, runtime: RuntimeDep, key: ConnectionId) -> dict[str, Any]:
             with runtime.store.connection() as conn:
-                return {"data": repo.get_connection(conn, key)}
+                return {"data": repo.get_connection(conn, key, extensions=True)}
 
-    @router.delete(
-        "/{key}",
-        summary="Delete (disconnect) a connection",
-        status_code=204,
-        response_class=Response,
-    )
-    def delete_connection(_: AdminDep, runtime: RuntimeDep, key: str) -> Response:
+    @router.delete("/{id}", summary="Delete (disconnect) a connection")
+    def delete_connection(_: AdminDep, runtime: RuntimeDep, key: ConnectionId) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
             repo.delete_connection(conn, runtime.now(), key)
-        return Response(status_code=204)
+        return {"data": {"key": key, "deleted": True}}
 
     @router.get(
-        "/{key}/metadata",
-        summary="List a connection's metadata",
+        "/{id}/metadata",
+        summary="A connection's metadata (ConnectionMetadata)",
         dependencies=[Depends(list_parameters)],
     )
     def list_metadata(
-        _: AdminDep, runtime: RuntimeDep, request: Request, key: str
+        _: AdminDep, runtime: RuntimeDep, request: Request, key: ConnectionId
     ) -> dict[str, Any]:
         with runtime.store.connection() as conn:
-            items = repo.list_metadata(conn, key)
-        return page_of(request, items, fields=METADATA_FIELDS, updated_field="updated_at")
+            items = [repo.metadata_view(conn, key)]
+        return page_of(request, items, fields=repo.METADATA_VIEW_FIELDS, filters=False)
 
-    @router.post("/{key}/metadata", summary="Set metadata entries (null value removes one)")
+    @router.post("/{id}/metadata", summary="Set metadata entries (others are kept)")
     def set_metadata(
         _: AdminDep,
         runtime: RuntimeDep,
-        key: str,
+        key: ConnectionId,
         items: Annotated[
             list[MetadataItem],
             Body(examples=[[{"key": "uc_first", "value": "UC Value"}]]),
         ],
     ) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
-            entries = repo.upsert_metadata(
+            view = repo.upsert_metadata(
                 conn, runtime.now(), key, [(item.key, item.value) for item in items]
             )
-        return {"data": entries}
+        return {"data": view}
 
-    @router.post("/{key}/token", summary="Issue a connection token")
-    def issue_connection_token(_: AdminDep, runtime: RuntimeDep, key: str) -> dict[str, Any]:
+    if extensions:
+
+        @router.delete("/{id}/metadata/{name}", summary="Remove one metadata entry (ext)")
+        def delete_metadata(
+            _: AdminDep,
+            runtime: RuntimeDep,
+            key: ConnectionId,
+            name: str,
+        ) -> dict[str, Any]:
+            with runtime.store.transaction() as conn:
+                return {"data": repo.delete_metadata(conn, runtime.now(), key, name)}
+
+    @router.post("/{id}/token", summary="Issue a connection token")
+    def issue_connection_token(
+        _: AdminDep, runtime: RuntimeDep, key: ConnectionId
+    ) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
-            repo.get_connection(conn, key)
+            repo.live_row(conn, key)
             token, ttl = tokens.issue_connection_token(conn, runtime.now(), key)
         return {"data": {"token": token, "expires_in": int(ttl)}}
 
     if extensions:
 
-        @router.get("/{key}/status", summary="Connection health and sync state (ext)")
-        def get_status(_: AdminDep, runtime: RuntimeDep, key: str) -> dict[str, Any]:
+        @router.get("/{id}/status", summary="Connection health and sync state (ext)")
+        def get_status(_: AdminDep, runtime: RuntimeDep, key: ConnectionId) -> dict[str, Any]:
             with runtime.store.connection() as conn:
                 return {"data": repo.connection_status(conn, runtime.now(), key)}
 

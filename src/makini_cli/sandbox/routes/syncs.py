@@ -1,6 +1,6 @@
 """Syncs and schedules (ext, admin token); see `sandbox/syncs.py` and `schedules.py`.
 
-`POST /api/system/connections/{key}/syncs` answers 202: the sync is queued and runs on
+`POST /api/system/connections/{id}/syncs` answers 202: the sync is queued and runs on
 the sandbox clock. An `Idempotency-Key` on it is honoured by the middleware, like every
 POST under /api/.
 """
@@ -14,7 +14,13 @@ from pydantic import BaseModel, Field
 
 from makini_cli.sandbox import schedules
 from makini_cli.sandbox import syncs as repo
-from makini_cli.sandbox.routes.common import AdminDep, RuntimeDep, list_parameters, page_of
+from makini_cli.sandbox.routes.common import (
+    AdminDep,
+    ConnectionId,
+    RuntimeDep,
+    list_parameters,
+    page_of,
+)
 
 
 class StartSync(BaseModel):
@@ -37,9 +43,9 @@ class Schedule(BaseModel):
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/system", tags=["syncs"])
 
-    @router.post("/connections/{key}/syncs", summary="Start a sync (ext)", status_code=202)
+    @router.post("/connections/{id}/syncs", summary="Start a sync (ext)", status_code=202)
     def start_sync(
-        _: AdminDep, runtime: RuntimeDep, key: str, body: StartSync | None = None
+        _: AdminDep, runtime: RuntimeDep, key: ConnectionId, body: StartSync | None = None
     ) -> dict[str, Any]:
         body = body or StartSync()
         with runtime.store.transaction() as conn:
@@ -47,11 +53,13 @@ def build_router() -> APIRouter:
         return {"data": sync}
 
     @router.get(
-        "/connections/{key}/syncs",
+        "/connections/{id}/syncs",
         summary="A connection's syncs, newest first (ext)",
         dependencies=[Depends(list_parameters)],
     )
-    def list_syncs(_: AdminDep, runtime: RuntimeDep, request: Request, key: str) -> dict[str, Any]:
+    def list_syncs(
+        _: AdminDep, runtime: RuntimeDep, request: Request, key: ConnectionId
+    ) -> dict[str, Any]:
         with runtime.store.connection() as conn:
             items = repo.list_syncs(conn, runtime.now(), key)
         return page_of(request, items, fields=repo.SYNC_FIELDS)
@@ -66,13 +74,15 @@ def build_router() -> APIRouter:
         with runtime.store.transaction() as conn:
             return {"data": repo.cancel_sync(conn, runtime.now(), sync_id)}
 
-    @router.get("/connections/{key}/schedule", summary="A connection's sync schedule (ext)")
-    def get_schedule(_: AdminDep, runtime: RuntimeDep, key: str) -> dict[str, Any]:
+    @router.get("/connections/{id}/schedule", summary="A connection's sync schedule (ext)")
+    def get_schedule(_: AdminDep, runtime: RuntimeDep, key: ConnectionId) -> dict[str, Any]:
         with runtime.store.connection() as conn:
             return {"data": schedules.get_schedule(conn, key)}
 
-    @router.put("/connections/{key}/schedule", summary="Set a connection's sync schedule (ext)")
-    def put_schedule(_: AdminDep, runtime: RuntimeDep, key: str, body: Schedule) -> dict[str, Any]:
+    @router.put("/connections/{id}/schedule", summary="Set a connection's sync schedule (ext)")
+    def put_schedule(
+        _: AdminDep, runtime: RuntimeDep, key: ConnectionId, body: Schedule
+    ) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
             schedule = schedules.put_schedule(
                 conn,

@@ -22,6 +22,7 @@ EXTENSIONS: tuple[str, ...] = (
     "schedules",
     "status",
     "idempotency",
+    "metadata_delete",
 )
 PLATFORM_FIELDS = tuple(PLATFORMS[0].to_api())
 
