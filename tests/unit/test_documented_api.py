@@ -25,11 +25,12 @@ from makini_cli.api.resources.connections import ConnectionsAPI
 from makini_cli.api.resources.syncs import SyncsAPI, makini_scopes
 from makini_cli.commands.connections import Status
 from makini_cli.models.connection import (
-    STATUSES,
+    SYNCABLE,
     Connection,
     metadata_object,
     scope_names,
 )
+from makini_cli.vocabulary import STATUSES
 from tests.unit.test_client import FakeClock, make_client
 
 Route = Callable[[httpx.Request], httpx.Response | None]
@@ -95,6 +96,7 @@ def connection(key: str, status: str) -> dict[str, Any]:
 def test_status_choices_are_makinis_statuses() -> None:
     assert get_args(Status) == STATUSES
     assert {"offline", "reauth_required"} <= set(STATUSES)
+    assert set(STATUSES) >= SYNCABLE
 
 
 def test_scopes_and_metadata_read_makinis_strings_and_the_richer_forms() -> None:

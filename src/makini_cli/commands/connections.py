@@ -3,7 +3,7 @@
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
 
@@ -20,6 +20,7 @@ from makini_cli.commands._common import (
 from makini_cli.commands._common import idempotency_key as check_idempotency_key
 from makini_cli.context import AppContext
 from makini_cli.errors import UsageError
+from makini_cli.vocabulary import ConnectionStatus, Health
 
 app = new_app(
     """List, inspect, create and delete connections to industrial systems.
@@ -40,19 +41,7 @@ metadata_app = new_app(
 )
 app.add_typer(metadata_app, name="metadata")
 
-#: Makini's connection statuses (models.connection.STATUSES) and this project's health
-#: extension (contract §4).
-Status = Literal[
-    "pending",
-    "synchronizing",
-    "in_progress",
-    "active",
-    "inactive",
-    "overage",
-    "offline",
-    "reauth_required",
-]
-Health = Literal["online", "offline", "reauth_required"]
+Status = ConnectionStatus
 #: Output modes that print the API's objects as they are.
 MACHINE_MODES = ("json", "jsonl", "csv")
 

@@ -9,18 +9,6 @@ from typing import Any
 
 from makini_cli.models.base import ApiModel
 
-#: Makini's connection statuses: the dashboard's lifecycle, plus `offline` and
-#: `reauth_required` while the connected system is down or rejects its credentials.
-STATUSES: tuple[str, ...] = (
-    "pending",
-    "synchronizing",
-    "in_progress",
-    "active",
-    "inactive",
-    "overage",
-    "offline",
-    "reauth_required",
-)
 #: The statuses of a connected system a sync can be started on. Not `pending` (nothing
 #: connected yet), `inactive` (no credits: its syncs answer 402), nor `synchronizing` and
 #: `in_progress` (a sync runs already). An offline or rejected system still gets its

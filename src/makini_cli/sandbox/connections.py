@@ -30,6 +30,7 @@ from makini_cli.sandbox import tokens
 from makini_cli.sandbox.clock import iso
 from makini_cli.sandbox.errors import not_found
 from makini_cli.sandbox.platforms import Platform, get_platform
+from makini_cli.vocabulary import STATUSES as STATUSES
 
 DOCUMENTED_FIELDS: tuple[str, ...] = (
     "key",
@@ -57,16 +58,6 @@ EXTENSION_FIELDS: tuple[str, ...] = (
 CONNECTION_FIELDS = DOCUMENTED_FIELDS + EXTENSION_FIELDS
 #: Makini's `ConnectionMetadata`: the connection as its metadata calls show it.
 METADATA_VIEW_FIELDS: tuple[str, ...] = tuple(f for f in DOCUMENTED_FIELDS if f != "tags")
-STATUSES: tuple[str, ...] = (
-    "pending",
-    "synchronizing",
-    "in_progress",
-    "active",
-    "inactive",
-    "overage",
-    "offline",
-    "reauth_required",
-)
 
 # Statuses in which a connection holds its credits (makini-api-facts §8.4).
 CREDIT_HOLDING_STATUSES = frozenset({"synchronizing", "in_progress", "active", "overage"})
