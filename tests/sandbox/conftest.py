@@ -111,3 +111,25 @@ def all_pages(client: httpx.Client, path: str, headers: dict[str, str]) -> list[
         items += response.json()["data"]
         url = response.json()["links"]["next"]
     return items
+
+
+def assert_backed_off_until(rows: list[Any], recovery: float) -> tuple[Any, list[Any]]:
+    """`rows` (a connection's syncs, oldest first) are the failures of an outage retried
+    with the contract's backoff (1 min, doubling, capped at 1 h; the probe that saw the
+    system back at `recovery` cut the last wait short), then the retry at `recovery`, which
+    worked. Returns that retry and the failed rows."""
+    failed = [row for row in rows if row["status"] == "failed"]
+    assert failed and all(row["error_code"] == "SYSTEM_UNREACHABLE" for row in failed)
+    assert [row["attempt"] for row in failed] == list(range(1, len(failed) + 1))
+    retry = rows[len(failed)]
+    for earlier, following in zip(failed, [*failed[1:], retry], strict=True):
+        assert following["created_at"] == earlier["next_retry_at"]
+    backoffs = [row["next_retry_at"] - row["finished_at"] for row in failed]
+    assert backoffs[:-1] == [60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 3600.0, 3600.0]
+    assert 0 < backoffs[-1] < 3600
+    assert (retry["trigger"], retry["status"], retry["created_at"]) == (
+        "retry",
+        "succeeded",
+        recovery,
+    )
+    return retry, failed
