@@ -38,7 +38,7 @@ FINAL_LOOK: dict[str, tuple[str, str]] = {
 
 
 def describe(sync: Sync) -> str:
-    """`running work-orders 1,200/5,000 records` — the gist of a sync's state; the status
+    """`running work_orders 1,200/5,000 records` — the gist of a sync's state; the status
     and scope are the server's words, so cleaned (output/sanitize.py)."""
     parts = [clean(sync.status or "?")]
     progress = sync.progress
