@@ -5,10 +5,11 @@ Tab never touches the network. What it offers comes from three places:
 * static tables: enum values (`-o`, `--color`, …) built with `choices()`;
 * the config file: profile names (`complete_profiles`);
 * a cache file, `completion.json` in `config.paths.cache_dir()` (MAKINI_CACHE_DIR moves
-  it), that commands refresh as they run: connection keys and recent sync ids, per
-  profile and server (a "scope", see `scope()`). Commands call `remember_connections`,
-  `forget_connections` and `remember_syncs`; those never raise and never slow a command
-  down noticeably: the cache is best effort.
+  it), that commands refresh as they run: connection keys, recent sync ids, webhook ids
+  and recent delivery ids, per profile and server (a "scope", see `scope()`). Commands
+  call `remember_connections`, `forget_connections`, `remember_syncs`,
+  `remember_webhooks`, `forget_webhooks` and `remember_deliveries`; those never raise and
+  never slow a command down noticeably: the cache is best effort.
 
 The protocol is Typer's, so installed scripts keep working: the shell runs `makini` with
 `_MAKINI_COMPLETE=complete_bash|complete_zsh|complete_fish` (plus COMP_WORDS/COMP_CWORD
@@ -23,7 +24,8 @@ source); every later Tab reads that and this module only. This module therefore 
 the standard library only, and anything else inside the function that needs it.
 
 Completers for Typer parameters (`autocompletion=`): `choices(...)`,
-`complete_profiles`, `complete_connection_keys`, `complete_sync_ids` (a function that
+`complete_profiles`, `complete_connection_keys`, `complete_sync_ids`,
+`complete_webhook_ids`, `complete_delivery_ids` (a function that
 calls one of them and returns its result unchanged counts as that one). Keep to these: the
 saved description knows them by kind and answers without Typer. Another completer still
 works, but each Tab on it builds the app (slow), and it gets no context (`ctx` is None).
@@ -51,6 +53,8 @@ CACHE_FORMAT = 1
 #: Bounds keep the file small and Tab quick.
 MAX_CONNECTIONS = 1000
 MAX_SYNCS = 200
+MAX_WEBHOOKS = 200
+MAX_DELIVERIES = 200
 MAX_SCOPES = 20
 MAX_DESCRIPTION = 60
 
@@ -142,8 +146,50 @@ def remember_syncs(scope: str, items: Iterable[tuple[str, str | None]]) -> None:
     _update(scope, "syncs", lambda old: _merge(_clean_items(items), old, MAX_SYNCS))
 
 
+def remember_webhooks(
+    scope: str, items: Iterable[tuple[str, str | None]], *, complete: bool = False
+) -> None:
+    """Offer these webhook ids on Tab (`webhooks get <Tab>`, `update`, `delete`, …).
+
+    `items` are `(webhook_id, description)` pairs; a good description is the URL. Call it
+    after `webhooks list|get|create` (and with the new webhook after `create`):
+
+        remember_webhooks(scope_of(app.settings), [(w.id, w.url) for w in hooks],
+                          complete=True)   # after `webhooks list` without --limit
+
+    `complete=True` says `items` is every webhook of the scope: ids not in it are dropped;
+    otherwise they are added (or refreshed) and the others kept. Best effort: never raises.
+    """
+
+    def update(old: list[list[Any]]) -> list[list[Any]]:
+        new = _clean_items(items)
+        if complete:
+            return new[:MAX_WEBHOOKS]
+        return _merge(new, old, MAX_WEBHOOKS)
+
+    _update(scope, "webhooks", update)
+
+
+def forget_webhooks(scope: str, ids: Iterable[str]) -> None:
+    """Stop offering these webhook ids (after `webhooks delete ID`, or a 404 for ID).
+    Best effort, like `remember_webhooks`."""
+    gone = set(ids)
+    _update(scope, "webhooks", lambda old: [row for row in old if row[0] not in gone])
+
+
+def remember_deliveries(scope: str, items: Iterable[tuple[str, str | None]]) -> None:
+    """Offer these delivery ids on Tab (`webhooks retry <Tab>`).
+
+    `items` are `(delivery_id, description)` pairs, newest first, e.g.
+    `(d.id, "sync.completed · failed")`; call it after `webhooks deliveries|test|retry`.
+    The newest `MAX_DELIVERIES` are kept. Best effort: never raises.
+    """
+    _update(scope, "deliveries", lambda old: _merge(_clean_items(items), old, MAX_DELIVERIES))
+
+
 def cached(scope: str, kind: str) -> list[Item]:
-    """What the cache holds for `scope`: kind is "connections" or "syncs"."""
+    """What the cache holds for `scope`: kind is "connections", "syncs", "webhooks" or
+    "deliveries"."""
     entry = _load_values().get("scopes", {}).get(scope, {})
     rows = entry.get(kind, []) if isinstance(entry, dict) else []
     return [(str(row[0]), row[1]) for row in rows if _is_row(row)]
@@ -311,6 +357,20 @@ def complete_sync_ids(incomplete: str = "", ctx: Any = None) -> list[Completion]
     return _from_cache(ctx, "syncs", incomplete)
 
 
+def complete_webhook_ids(incomplete: str = "", ctx: Any = None) -> list[Completion]:
+    """Webhook ids the current profile and server have shown before (the cache)."""
+    if _describing:
+        return _spec({"kind": "webhooks"})
+    return _from_cache(ctx, "webhooks", incomplete)
+
+
+def complete_delivery_ids(incomplete: str = "", ctx: Any = None) -> list[Completion]:
+    """Recent webhook delivery ids of the current profile and server (the cache)."""
+    if _describing:
+        return _spec({"kind": "deliveries"})
+    return _from_cache(ctx, "deliveries", incomplete)
+
+
 def _from_cache(ctx: Any, kind: str, incomplete: str) -> list[Completion]:
     where = _current_scope(_root_flags(ctx))
     if where is None:
@@ -362,7 +422,8 @@ def _clean_pairs(items: Iterable[Item]) -> list[Item]:
 # An option: {"opts", "secondary", "dest", "value" (takes one), "nargs", "multiple",
 #             "hidden", "help", "complete", "index"}; an argument: {"dest", "nargs",
 #             "complete", "index"}. "complete" is None (no values: the shell may offer
-# files), a spec {"kind": "choices"|"profiles"|"connections"|"syncs"|"live", …}.
+# files), a spec {"kind": "choices"|"profiles"|"connections"|"syncs"|"webhooks"|
+# "deliveries"|"live", …}.
 
 
 def describe(command: Any, global_options: Iterable[str] = ()) -> dict[str, Any]:
@@ -714,6 +775,8 @@ _DYNAMIC: dict[str, Completer] = {
     "profiles": complete_profiles,
     "connections": complete_connection_keys,
     "syncs": complete_sync_ids,
+    "webhooks": complete_webhook_ids,
+    "deliveries": complete_delivery_ids,
 }
 
 

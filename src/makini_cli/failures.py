@@ -49,6 +49,14 @@ _NOT_FOUND: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(r"^/api/system/connections/"),
         "check the connection key; `makini connections list` shows the keys",
     ),
+    (
+        re.compile(r"^/api/system/webhooks/"),
+        "check the webhook id; `makini webhooks list` shows them",
+    ),
+    (
+        re.compile(r"^/api/system/deliveries/"),
+        "check the delivery id; `makini webhooks deliveries WEBHOOK_ID` lists them",
+    ),
     (re.compile(r"^/sandbox/"), "this server has no sandbox control routes: is it a sandbox?"),
 )
 

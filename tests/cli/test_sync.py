@@ -222,3 +222,17 @@ def test_on_a_terminal_results_are_a_table_that_fits(fast: Served) -> None:
         assert "SYSTEM_UNREACHABLE" in result.stdout  # codes are never cut
         if columns == 120:
             assert "SYNC" in lines[0] and "sync_" in result.stdout
+
+
+def test_a_fan_out_follows_the_event_log_not_each_sync(fast: Served) -> None:
+    """One log read per interval learns every ending; no sync is polled on its own."""
+    result = run("--debug", "sync", "run", "--all", "-o", "jsonl", env=fast.env)
+    assert result.code == 10, result  # the seed's offline and reauth connections fail
+    outcomes = result.jsonl()
+    assert len(outcomes) >= 6
+    # Each outcome holds the ended Sync, as the log's sync.completed/failed carried it.
+    assert all(line["sync"]["finished_at"] for line in outcomes)
+    requests = [ln for ln in result.stderr.splitlines() if ln.startswith("debug: GET ")]
+    assert any("/api/system/events" in ln for ln in requests), requests
+    polls = [ln for ln in requests if "/api/system/syncs/sync_" in ln]
+    assert polls == [], polls

@@ -14,7 +14,9 @@ from makini_cli.api.capabilities import Capabilities
 from makini_cli.api.client import ApiClient
 from makini_cli.api.resources.account import AccountAPI
 from makini_cli.api.resources.connections import ConnectionsAPI
+from makini_cli.api.resources.events import EventsAPI
 from makini_cli.api.resources.syncs import SyncsAPI
+from makini_cli.api.resources.webhooks import WebhooksAPI
 
 
 class Makini:
@@ -39,3 +41,11 @@ class Makini:
     @cached_property
     def account(self) -> AccountAPI:
         return AccountAPI(self.client, self.capabilities)
+
+    @cached_property
+    def webhooks(self) -> WebhooksAPI:
+        return WebhooksAPI(self.client, self.capabilities)
+
+    @cached_property
+    def events(self) -> EventsAPI:
+        return EventsAPI(self.client, self.capabilities)

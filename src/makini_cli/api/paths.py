@@ -79,3 +79,38 @@ def connection_schedule(key: str) -> str:
 def sandbox_connection(key: str, action: str) -> str:
     """The sandbox's outage and credential switches; never sent to Makini."""
     return f"/sandbox/connections/{_seg(key)}/{action}"
+
+
+# (ext) webhooks and the event log (contract §7–8), admin token
+WEBHOOKS = "/api/system/webhooks"
+EVENTS = "/api/system/events"
+
+
+def webhook(webhook_id: str) -> str:
+    """(ext) GET, PATCH and DELETE one webhook."""
+    return f"{WEBHOOKS}/{_seg(webhook_id)}"
+
+
+def webhook_rotate_secret(webhook_id: str) -> str:
+    """(ext)"""
+    return f"{WEBHOOKS}/{_seg(webhook_id)}/rotate-secret"
+
+
+def webhook_test(webhook_id: str) -> str:
+    """(ext)"""
+    return f"{WEBHOOKS}/{_seg(webhook_id)}/test"
+
+
+def webhook_deliveries(webhook_id: str) -> str:
+    """(ext) newest first"""
+    return f"{WEBHOOKS}/{_seg(webhook_id)}/deliveries"
+
+
+def delivery(delivery_id: str) -> str:
+    """(ext)"""
+    return f"/api/system/deliveries/{_seg(delivery_id)}"
+
+
+def delivery_retry(delivery_id: str) -> str:
+    """(ext)"""
+    return f"/api/system/deliveries/{_seg(delivery_id)}/retry"

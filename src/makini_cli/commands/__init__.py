@@ -26,11 +26,19 @@ NOUNS: dict[str, tuple[str, str]] = {
         "List, inspect, create and delete connections to industrial systems.",
     ),
     "sync": ("sync", "Run syncs and watch them finish; list, inspect, cancel and schedule them."),
+    "webhooks": (
+        "webhooks",
+        "Manage webhooks: where Makini sends events, their secrets, and each delivery.",
+    ),
+    "events": (
+        "events",
+        "Read the event log: syncs, connection changes and record updates, as webhooks get them.",
+    ),
     "sandbox": ("sandbox", "Run the bundled sandbox: a local server that behaves like Makini."),
     "help": ("help_cmd", "Reference pages, and help on any command: `makini help sync run`."),
 }
 #: singular aliases, hidden from help so the listing stays short
-ALIASES: dict[str, str] = {"connection": "connections"}
+ALIASES: dict[str, str] = {"connection": "connections", "webhook": "webhooks", "event": "events"}
 
 
 def noun_of(name: str) -> str | None:

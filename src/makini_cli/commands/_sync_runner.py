@@ -41,6 +41,7 @@ from makini_cli.output.progress import ProgressView
 
 if TYPE_CHECKING:
     from makini_cli.api.client import ApiClient
+    from makini_cli.api.resources.events import SyncEndings
 
 #: From harmless to worst: a fan-out exits with the worst outcome's code.
 SEVERITY: tuple[ExitCode, ...] = (
@@ -192,6 +193,11 @@ class _Followed:
     latest: Sync | None = None
 
 
+#: While a fan-out follows the event log, each sync is still polled now and then, in case
+#: its ending never shows in the log (a server that drops events): a slow safety net.
+SAFETY_POLL_S = 120.0
+
+
 class SyncRunner:
     def __init__(
         self,
@@ -202,8 +208,11 @@ class SyncRunner:
         *,
         explain: Callable[[APIError], CliError] = to_cli_error,
         monotonic: Callable[[], float] = time.monotonic,
+        endings: Callable[[], SyncEndings | None] | None = None,
     ) -> None:
         self.api = api
+        #: how to open the event log's sync endings, for a fan-out (None: poll each sync)
+        self.open_endings = endings
         #: API errors become the CLI's (exit code, hint) as they are recorded
         self.explain = explain
         self.options = options
@@ -300,6 +309,11 @@ class SyncRunner:
         followed: dict[str, _Followed] = {}
         due: list[tuple[float, int, str]] = []
         order = itertools.count()
+        # A fan-out follows the event log when the server keeps one: one read per
+        # interval learns every ending, where polling costs a request per sync.
+        log = self._open_log() if self.options.several and self.options.wait else None
+        log_waits = self.options.policy.intervals()
+        log_due = self.monotonic()
 
         def follow(key: str, tracker: Tracker, poll_now: bool) -> None:
             now = self.monotonic()
@@ -318,7 +332,14 @@ class SyncRunner:
             self.active[key] = tracker
             if item.latest is not None:
                 self.progress.update(key, item.latest)
-            wait_s = 0.0 if poll_now or item.latest is None else next(item.intervals)
+            if poll_now or item.latest is None:
+                wait_s = 0.0
+            elif log is not None:
+                wait_s = SAFETY_POLL_S
+                if self.deadline is not None:  # --timeout still ends it on time
+                    wait_s = min(wait_s, max(0.0, self.deadline - now))
+            else:
+                wait_s = next(item.intervals)
             heapq.heappush(due, (now + wait_s, next(order), key))
 
         def finish(item: _Followed, result: str, error: CliError | None = None) -> Outcome:
@@ -339,19 +360,28 @@ class SyncRunner:
         for key, tracker in (trackers or {}).items():
             follow(key, tracker, poll_now=True)
         try:
-            while to_start or inflight or due:
+            # `followed`, not `due`: a sync that ended through the log leaves its safety
+            # poll behind in `due`, which must not hold the run.
+            while to_start or inflight or followed:
                 while to_start and len(inflight) < concurrency:
                     key = to_start.pop()
                     inflight[pool.submit(self.begin, key)] = ("start", key)
                 now = self.monotonic()
+                reading = any(kind == "log" for kind, _ in inflight.values())
+                if log is not None and followed and not reading and now >= log_due:
+                    inflight[pool.submit(log.read)] = ("log", "")
                 while due and due[0][0] <= now and len(inflight) < concurrency:
                     _, _, key = heapq.heappop(due)
+                    if key not in followed:
+                        continue  # ended through the event log: its safety poll is moot
                     item = followed[key]
                     if item.deadline is not None and now >= item.deadline:
                         yield finish(item, "timeout")
                         continue
                     inflight[pool.submit(item.tracker.poll)] = ("poll", key)
                 pause = 0.25 if not due else min(0.25, max(0.0, due[0][0] - self.monotonic()))
+                if log is not None and followed:
+                    pause = min(pause, max(0.0, log_due - self.monotonic()))
                 if inflight:
                     done, _ = wait(list(inflight), timeout=pause, return_when=FIRST_COMPLETED)
                 else:
@@ -359,6 +389,27 @@ class SyncRunner:
                     time.sleep(pause)
                 for future in done:
                     kind, key = inflight.pop(future)
+                    if kind == "log":
+                        try:
+                            ended = future.result()
+                        except Detached:
+                            continue
+                        except (CliError, APIError) as exc:
+                            # The log failed us: poll each sync instead, as without one.
+                            self.warn(f"cannot read the event log ({exc}); polling each sync")
+                            log = None
+                            for item in followed.values():
+                                heapq.heappush(due, (self.monotonic(), next(order), item.key))
+                            continue
+                        finished = self._ended(followed, ended)
+                        for item, sync in finished:
+                            outcome = self._polled(item, sync)
+                            if outcome is not None:
+                                yield finish(item, outcome)
+                        if finished:
+                            log_waits = self.options.policy.intervals()  # activity
+                        log_due = self._log_due(next(log_waits), len(followed))
+                        continue
                     if kind == "start":
                         started = future.result()
                         if isinstance(started, Outcome):
@@ -366,6 +417,8 @@ class SyncRunner:
                         else:
                             follow(key, started, poll_now=False)
                         continue
+                    if key not in followed:
+                        continue  # its ending came through the log meanwhile
                     item = followed[key]
                     try:
                         sync = future.result()
@@ -388,6 +441,29 @@ class SyncRunner:
             pool.shutdown(wait=True, cancel_futures=True)
             client.deadline = before
             self.progress.close()
+
+    def _open_log(self) -> SyncEndings | None:
+        if self.open_endings is None or not self.api.extended:
+            return None
+        try:
+            return self.open_endings()
+        except APIError:
+            return None  # no log to follow: poll, as against a server without one
+
+    def _ended(
+        self, followed: dict[str, _Followed], ended: list[Sync]
+    ) -> list[tuple[_Followed, Sync]]:
+        """The followed syncs among `ended` (by sync id), with their final state."""
+        by_id = {item.tracker.sync_id: item for item in followed.values()}
+        return [(by_id[sync.id], sync) for sync in ended if sync.id in by_id]
+
+    def _log_due(self, wait_s: float, following: int) -> float:
+        """When to read the log next: as `_next_due` paces a poll, but for one reader."""
+        now = self.monotonic()
+        wait_s = max(wait_s, self.api.client.pacer.interval)
+        if self.deadline is not None:
+            wait_s = min(wait_s, max(0.0, self.deadline - now))
+        return now + wait_s
 
     def _cli(self, exc: CliError | APIError) -> CliError:
         return self.explain(exc) if isinstance(exc, APIError) else exc

@@ -92,7 +92,14 @@ def _names(c: AppContext, keys: list[str], known: dict[str, str] | None = None) 
 def _runner(c: AppContext, options: "RunOptions", names: dict[str, str]) -> "SyncRunner":
     from makini_cli.commands._sync_runner import SyncRunner
 
-    runner = SyncRunner(c.syncs, options, _progress_view(c, names), c.msg.warn, explain=c.explain)
+    runner = SyncRunner(
+        c.syncs,
+        options,
+        _progress_view(c, names),
+        c.msg.warn,
+        explain=c.explain,
+        endings=lambda: c.api.events.sync_endings(),
+    )
     # Whatever ends the run (an error, Ctrl-C, SIGTERM before the first sync started), the
     # live display stops and the terminal gets its cursor back.
     c.resources.callback(runner.progress.close)

@@ -45,6 +45,15 @@ class Column:
     min_width: int = 12
     #: An ISO-8601 time: an age ("5m ago") on a terminal, the absolute time elsewhere.
     time: bool = False
+    #: The Rich style of a cell on a terminal, from its raw value (a status's colour).
+    style: Callable[[Any], str | None] | None = None
+
+
+def _styled(text: Any, shown: str, col: Column, row: Mapping[str, Any]) -> Any:
+    """`shown` as a Rich Text (`text` is the class, imported by the caller), in the
+    column's style for the row's raw value; colour itself is the console's to drop."""
+    style = col.style(row.get(col.key)) if col.style is not None else None
+    return text(shown, style=style or "")
 
 
 def cell(value: Any) -> str:
@@ -278,8 +287,8 @@ class Renderer:
             else:
                 # Never narrower than its widest value: keys and times are not cut or folded.
                 table.add_column(Text(col.header), no_wrap=True, overflow="ignore", min_width=w)
-        for line in grid:
-            table.add_row(*(Text(line[i]) for i, _ in fitted))
+        for row, line in zip(rows, grid, strict=True):
+            table.add_row(*(_styled(Text, line[i], cols[i], row) for i, _ in fitted))
         # Wide enough for the table as fitted, so Rich never squeezes a column itself; only
         # `-o wide` (or keys that cannot fit) makes it wider than the terminal.
         self._console(width=max(terminal, needed)).print(table)
@@ -425,9 +434,7 @@ def detail_rows(
             continue
         label = indent + (clean(str(key)) if verbatim else _label(key))
         if isinstance(value, dict):
-            nested = detail_rows(
-                value, list(value), now, indent + "  ", verbatim=key in USER_NAMED
-            )
+            nested = detail_rows(value, list(value), now, indent + "  ", verbatim=key in USER_NAMED)
             if nested:
                 rows += [(label, ""), *nested]
         elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from makini_cli import __version__
-from makini_cli.sandbox import openapi_doc, scheduler
+from makini_cli.sandbox import delivery, openapi_doc, scheduler
 from makini_cli.sandbox.clock import SandboxClock
 from makini_cli.sandbox.errors import ApiError, default_code, envelope
 from makini_cli.sandbox.hosts import host_policy
@@ -31,10 +31,12 @@ from makini_cli.sandbox.routes import (
     connections,
     control,
     data,
+    events,
     integrations,
     raw,
     syncs,
     system,
+    webhooks,
 )
 from makini_cli.sandbox.runtime import Runtime
 from makini_cli.sandbox.settings import SandboxSettings
@@ -142,15 +144,21 @@ def create_app(
     (None: the loopback only; see `hosts.py`).
     """
     runtime = Runtime.open(settings, clock)
+    # Webhook deliveries go out wherever the sandbox runs, embedded too: while the CLI
+    # run lives (delivery.py); what is left pending waits for the next process.
+    sender = delivery.Sender(runtime)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        task = None if embedded else asyncio.create_task(_run_scheduler(runtime))
+        tasks = [asyncio.create_task(sender.run())]
+        if not embedded:
+            tasks.append(asyncio.create_task(_run_scheduler(runtime)))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             runtime.store.close()
@@ -167,6 +175,7 @@ def create_app(
         redoc_url="/redoc" if settings.extensions else None,
     )
     app.state.runtime = runtime
+    app.state.sender = sender
     openapi_doc.install(app, extensions=settings.extensions)
     app.state.activity = activity = activity or Activity()
     app.add_exception_handler(ApiError, _on_api_error)
@@ -177,6 +186,8 @@ def create_app(
     app.include_router(connections.build_router(extensions=settings.extensions))
     if settings.extensions:
         app.include_router(syncs.build_router())
+        app.include_router(events.build_router())
+        app.include_router(webhooks.build_router())
     app.include_router(integrations.build_router(extensions=settings.extensions))
     app.include_router(control.build_router())
     app.include_router(raw.build_router())

@@ -15,6 +15,10 @@ account's view (`pending`, `active`, `inactive`, `overage`); the answer also sho
 is happening to the connection now: `synchronizing` while its first sync runs, and
 `offline` or `reauth_required` while its system is down or rejects its credentials
 ("Makini marks the connection status" in an outage). `health` (ext) says the latter too.
+
+Apart from the raw writers the seed builds its world with (`insert_connection`,
+`put_metadata`), this module reads: creating, deleting and changing a connection are
+transitions (`transitions.py`), which record their events.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from makini_cli.sandbox import tokens
 from makini_cli.sandbox.clock import iso
 from makini_cli.sandbox.errors import not_found
 from makini_cli.sandbox.platforms import Platform, get_platform
@@ -95,6 +98,8 @@ class NewConnection:
 
 
 def insert_connection(conn: sqlite3.Connection, new: NewConnection) -> None:
+    """The raw row, with no event: for the seed (the world before any event) and
+    `transitions.create_connection`, which records the event. Nothing else calls it."""
     conn.execute(
         """
         INSERT INTO connections (
@@ -276,53 +281,6 @@ def new_connection_key(conn: sqlite3.Connection) -> str:
             return key
 
 
-def create_connection(
-    conn: sqlite3.Connection,
-    now: float,
-    *,
-    name: str,
-    email: str,
-    platform: Platform,
-    plan: str,
-) -> tuple[str, str, tokens.TokenPair]:
-    """A new online connection, its stored status and its first connection token pair.
-
-    Like Makini (credits page), a connection is never refused for want of credits: it
-    is created `inactive` (holding none), or on a paid plan it runs as `overage`.
-    """
-    account = account_summary(conn)
-    available = account["credits_total"] - account["credits_used"]
-    status = "active"
-    if platform.credits > available:
-        status = "overage" if plan == "paid" else "inactive"
-    key = new_connection_key(conn)
-    insert_connection(
-        conn,
-        NewConnection(
-            key=key,
-            name=name,
-            email=email,
-            platform=platform,
-            status=status,
-            created_at=now,
-            connected_at=now,
-        ),
-    )
-    return key, status, tokens.issue_pair(conn, now, "connection", key)
-
-
-def delete_connection(conn: sqlite3.Connection, now: float, key: str) -> None:
-    """Disconnect: credits return to the pool and every token of it stops working."""
-    live_row(conn, key)
-    conn.execute(
-        "UPDATE connections SET deleted_at = ?, updated_at = ?, credits = 0, "
-        "next_sync_at = NULL WHERE key = ?",
-        (now, now, key),
-    )
-    conn.execute("DELETE FROM connection_metadata WHERE connection_key = ?", (key,))
-    tokens.revoke_subject(conn, now, "connection", key)
-
-
 def put_metadata(conn: sqlite3.Connection, key: str, name: str, value: str, at: float) -> None:
     conn.execute(
         "INSERT INTO connection_metadata"
@@ -333,27 +291,17 @@ def put_metadata(conn: sqlite3.Connection, key: str, name: str, value: str, at: 
     )
 
 
-def upsert_metadata(
-    conn: sqlite3.Connection, now: float, key: str, items: Sequence[tuple[str, str]]
-) -> dict[str, Any]:
-    """Set each `(name, value)`, keeping the other entries; answers `metadata_view`."""
-    live_row(conn, key)
-    for name, value in items:
-        put_metadata(conn, key, name, value, now)
-    conn.execute("UPDATE connections SET updated_at = ? WHERE key = ?", (now, key))
-    return metadata_view(conn, key)
-
-
-def delete_metadata(conn: sqlite3.Connection, now: float, key: str, name: str) -> dict[str, Any]:
-    """(ext) Remove one entry: Makini's schema has no way to (its values are strings)."""
-    live_row(conn, key)
-    removed = conn.execute(
-        "DELETE FROM connection_metadata WHERE connection_key = ? AND key = ?", (key, name)
-    ).rowcount
-    if not removed:
-        raise not_found(f"Metadata entry {name!r} of connection {key!r}")
-    conn.execute("UPDATE connections SET updated_at = ? WHERE key = ?", (now, key))
-    return metadata_view(conn, key)
+def status_of(conn: sqlite3.Connection, key: str) -> str | None:
+    """The connection's documented status now (None: no such connection)."""
+    row = conn.execute("SELECT * FROM connections WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    first_sync = conn.execute(
+        "SELECT 1 FROM syncs WHERE connection_key = ? AND status = 'queued'"
+        " AND trigger = 'initial' LIMIT 1",
+        (key,),
+    ).fetchone()
+    return _status(row, first_sync is not None)
 
 
 def connection_status(conn: sqlite3.Connection, now: float, key: str) -> dict[str, Any]:

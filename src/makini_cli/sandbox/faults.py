@@ -3,7 +3,8 @@
 The CLI's integration tests use them to get real 5xx answers and odd bodies (an empty
 body, an HTML gateway page, a Laravel-style body, truncated JSON) from a real server.
 Faults live in SQLite, so a test process can arm them in a server running elsewhere.
-They never apply to the `/sandbox/` control routes.
+They never apply to the `/sandbox/` control routes. A 5xx one that fires is recorded
+as a `system.error` event (middleware.py).
 """
 
 from __future__ import annotations
@@ -122,12 +123,23 @@ def take_fault(conn: sqlite3.Connection, method: str, path: str) -> Fault | None
     return None
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def describe(fault: Fault) -> tuple[str, str]:
+    """The error code and message a fault answers with (in its envelope body, and in the
+    `system.error` event an injected 5xx records)."""
+    code = fault.code or default_code(fault.status)
+    return code, f"Injected fault: HTTP {fault.status} {_phrase(fault.status)}."
+
+
 def render_fault(fault: Fault, request_id: str) -> tuple[list[tuple[str, str]], bytes]:
     """Headers and body of the answer a fault gives."""
-    try:
-        phrase = HTTPStatus(fault.status).phrase
-    except ValueError:
-        phrase = "Error"
+    phrase = _phrase(fault.status)
     headers: list[tuple[str, str]] = []
     if fault.retry_after is not None:
         headers.append(("retry-after", str(max(0, round(fault.retry_after)))))
@@ -146,8 +158,7 @@ def render_fault(fault: Fault, request_id: str) -> tuple[list[tuple[str, str]], 
     if fault.body == "laravel":
         laravel = json.dumps(_laravel_body(fault.status, phrase), separators=(",", ":"))
         return [*headers, json_type], laravel.encode()
-    code = fault.code or default_code(fault.status)
-    message = f"Injected fault: HTTP {fault.status} {phrase}."
+    code, message = describe(fault)
     return [*headers, json_type], envelope_bytes(code, message, request_id, {"injected": True})
 
 

@@ -13,6 +13,8 @@ Two independent causes, stored apart so that one ending does not hide the other:
   Ending an outage by hand (`end_outage`) counts as a probe at that moment.
 While both hold, health says `offline` (nothing can be learnt about credentials from a
 system that does not answer).
+
+The changes themselves, with their events, are transitions (`transitions.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from makini_cli.sandbox import syncs
+from makini_cli.sandbox import syncs, transitions
 from makini_cli.sandbox.clock import iso
 from makini_cli.sandbox.connections import connection_status, live_row
 from makini_cli.sandbox.errors import ApiError
@@ -46,54 +48,31 @@ def _outage_active(conn: sqlite3.Connection, key: str, now: float) -> bool:
     return row is not None
 
 
-def _answering_health(conn: sqlite3.Connection, key: str) -> str:
-    """The health of a system that answers: does it accept the credentials?"""
-    row = conn.execute(
-        "SELECT credentials_broken FROM connections WHERE key = ?", (key,)
-    ).fetchone()
-    return "reauth_required" if row["credentials_broken"] else "online"
-
-
-def _set_health(conn: sqlite3.Connection, key: str, health: str) -> None:
-    conn.execute("UPDATE connections SET health = ? WHERE key = ?", (health, key))
-    if health == "online":
-        conn.execute(
-            "UPDATE connections SET error_code = NULL, error_message = NULL WHERE key = ?", (key,)
-        )
-
-
 def _recover(conn: sqlite3.Connection, key: str, at: float) -> None:
     """A probe at `at` found the system answering again."""
-    conn.execute("UPDATE outages SET recovered_at = ? WHERE connection_key = ?", (at, key))
-    _set_health(conn, key, _answering_health(conn, key))
+    transitions.system_answered(conn, at, key)
     # The pending backoff retry runs at once.
     conn.execute(
         "UPDATE schedules SET retry_at = ? WHERE connection_key = ? AND retry_at > ?",
         (at, key, at),
     )
-    conn.execute(
-        "UPDATE syncs SET next_retry_at = ? WHERE connection_key = ? AND next_retry_at > ?",
-        (at, key, at),
-    )
-    syncs.refresh_next_sync(conn, key)
+    transitions.refresh_next_sync(conn, key)
 
 
 def break_credentials(conn: sqlite3.Connection, now: float, key: str) -> dict[str, Any]:
     row = _probeable(conn, key)
-    conn.execute("UPDATE connections SET credentials_broken = 1 WHERE key = ?", (key,))
-    syncs.refresh_next_sync(conn, key)
+    transitions.set_credentials(conn, key, broken=True)
     if row["health"] != "offline":
-        _set_health(conn, key, "reauth_required")
+        transitions.set_health(conn, now, key, "reauth_required")
         syncs.fail_open(conn, now, key, "REAUTHORIZATION_REQUIRED")
     return connection_status(conn, now, key)
 
 
 def fix_credentials(conn: sqlite3.Connection, now: float, key: str) -> dict[str, Any]:
     row = _probeable(conn, key)
-    conn.execute("UPDATE connections SET credentials_broken = 0 WHERE key = ?", (key,))
-    syncs.refresh_next_sync(conn, key)
+    transitions.set_credentials(conn, key, broken=False)
     if row["health"] == "reauth_required":
-        _set_health(conn, key, "online")
+        transitions.set_health(conn, now, key, "online")
     return connection_status(conn, now, key)
 
 
@@ -105,13 +84,7 @@ def start_outage(conn: sqlite3.Connection, now: float, key: str, seconds: float)
         started = conn.execute(
             "SELECT started_at FROM outages WHERE connection_key = ?", (key,)
         ).fetchone()["started_at"]
-    conn.execute(
-        "INSERT INTO outages (connection_key, started_at, ends_at) VALUES (?, ?, ?)"
-        " ON CONFLICT (connection_key) DO UPDATE SET"
-        " started_at = excluded.started_at, ends_at = excluded.ends_at, recovered_at = NULL",
-        (key, started, now + seconds),
-    )
-    _set_health(conn, key, "offline")
+    transitions.start_outage(conn, now, key, started_at=started, ends_at=now + seconds)
     syncs.fail_open(conn, now, key, "SYSTEM_UNREACHABLE")
     return outage_view(conn, now, key)
 
@@ -120,7 +93,7 @@ def end_outage(conn: sqlite3.Connection, now: float, key: str) -> dict[str, Any]
     """End the outage now and probe at once; harmless when there is none."""
     row = _probeable(conn, key)
     if _outage_active(conn, key, now):
-        conn.execute("UPDATE outages SET ends_at = ? WHERE connection_key = ?", (now, key))
+        transitions.end_outage(conn, key, now)
     if row["health"] == "offline":
         _recover(conn, key, now)
     return outage_view(conn, now, key)

@@ -16,6 +16,12 @@ In order, it:
 6. in embedded mode, runs the scheduler step first;
 7. honours `Idempotency-Key` on mutating POSTs under `/api/` (when extensions are on);
 8. turns any unhandled exception into the 500 error envelope.
+It reads the sandbox time once, with the rate limit, and keeps it in the ASGI scope's
+state (`now_of`): the scheduler step, the idempotency window and the routes (`NowDep`)
+all use that one value, so everything a request changes carries one timestamp.
+An injected 5xx (an armed fault, or one `--faults` draws) and an unhandled exception
+are recorded as a `system.error` event, in a transaction of their own; failing to
+record one is logged, never a reason to change the answer.
 Under `--no-extensions` the `/sandbox/*` control routes, `/sandbox/instance` included,
 answer 404 like an unknown path unless the request carries the data dir's control token
 (`control_token.py`). Before all that it notes the time of every request (`Activity`:
@@ -67,6 +73,7 @@ from makini_cli import __version__
 from makini_cli.sandbox import (
     chaos,
     control_token,
+    events,
     faults,
     idempotency,
     ratelimit,
@@ -93,6 +100,7 @@ _NOT_JSON_BODIES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # A JSON string, escapes included (linear: the alternatives never overlap).
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOW_KEY = "now"
 
 
 @dataclass
@@ -134,6 +142,13 @@ def new_request_id() -> str:
 def request_id_of(scope: Scope) -> str:
     state: dict[str, Any] = scope.get("state") or {}
     return str(state.get("request_id") or new_request_id())
+
+
+def now_of(scope: Scope) -> float | None:
+    """The sandbox time this request was given (None: not read yet)."""
+    state: dict[str, Any] = scope.get("state") or {}
+    now = state.get(_NOW_KEY)
+    return None if now is None else float(now)
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -235,15 +250,13 @@ class SandboxMiddleware:
             await self._handle(scope, receive, send_with_headers, request_id, added)
         except Exception:
             logger.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            message = "The sandbox failed to handle this request; see its log."
+            await run_in_threadpool(
+                self._record_error, now_of(scope), "INTERNAL_ERROR", message, request_id
+            )
             if started:
                 raise
-            await send_error(
-                send_with_headers,
-                500,
-                "INTERNAL_ERROR",
-                "The sandbox failed to handle this request; see its log.",
-                request_id,
-            )
+            await send_error(send_with_headers, 500, "INTERNAL_ERROR", message, request_id)
 
     async def _handle(
         self,
@@ -274,7 +287,8 @@ class SandboxMiddleware:
             await send_bytes(send, 200, body, [("content-type", "application/json")])
             return
         token = bearer_token(scope)
-        decision, per = await run_in_threadpool(self._take_rate, scope, token, path)
+        now, decision, per = await run_in_threadpool(self._take_rate, scope, token, path)
+        scope["state"][_NOW_KEY] = now
         clock = self.runtime.clock
         added += [
             ("X-RateLimit-Limit", str(decision.limit)),
@@ -308,16 +322,14 @@ class SandboxMiddleware:
         if not path.startswith(CONTROL_PREFIX):
             fault = await run_in_threadpool(self._take_fault, method, path)
             if fault is not None:
-                headers, fault_body = faults.render_fault(fault, request_id)
-                await send_bytes(send, fault.status, fault_body, headers)
+                await self._fault_answer(send, fault, request_id, now)
                 return
             plan = self.chaos.plan if self.chaos is not None else None
             mode = self.chaos.draw(path) if self.chaos is not None else None
             if mode is not None and plan is not None:
                 logger.info("--faults: %s for %s %s", mode, method, path)
                 if mode in chaos.STATUS_MODES:
-                    headers, fault_body = _chaos_answer(int(mode), plan, request_id)
-                    await send_bytes(send, int(mode), fault_body, headers)
+                    await self._fault_answer(send, _chaos_fault(int(mode), plan), request_id, now)
                     return
                 if mode == "reset":
                     # Before handling: nothing happened, and the client cannot know that.
@@ -331,7 +343,7 @@ class SandboxMiddleware:
                     drop, outer_send = True, send
                     send = _swallow
         if self.embedded:
-            await run_in_threadpool(scheduler.advance, self.runtime.store, self.runtime.now())
+            await run_in_threadpool(scheduler.advance, self.runtime.store, now)
         key = _header(scope, idempotency.HEADER.encode())
         if (
             key is not None
@@ -339,7 +351,7 @@ class SandboxMiddleware:
             and method == "POST"
             and path.startswith(IDEMPOTENT_PREFIX)
         ):
-            await self._idempotent(scope, receive, send, request_id, key, token, received, app)
+            await self._idempotent(scope, receive, send, request_id, key, token, received, app, now)
         else:
             await app(scope, receive, send)
         if drop:
@@ -349,7 +361,8 @@ class SandboxMiddleware:
 
     def _take_rate(
         self, scope: Scope, token: str | None, path: str
-    ) -> tuple[ratelimit.RateDecision, str]:
+    ) -> tuple[float, ratelimit.RateDecision, str]:
+        """The request's sandbox time, read here once, and its rate-limit decision."""
         runtime = self.runtime
         now = runtime.now()
         with runtime.store.transaction() as conn:
@@ -364,7 +377,26 @@ class SandboxMiddleware:
                 client = scope.get("client")
                 bucket, per = "host:" + (str(client[0]) if client else "unknown"), "client"
             limit = runtime.settings.rate_limit_per_minute
-            return ratelimit.take(conn, bucket, now, limit), per
+            return now, ratelimit.take(conn, bucket, now, limit), per
+
+    async def _fault_answer(
+        self, send: Send, fault: faults.Fault, request_id: str, now: float
+    ) -> None:
+        if fault.status >= 500:
+            code, message = faults.describe(fault)
+            await run_in_threadpool(self._record_error, now, code, message, request_id)
+        headers, body = faults.render_fault(fault, request_id)
+        await send_bytes(send, fault.status, body, headers)
+
+    def _record_error(self, now: float | None, code: str, message: str, request_id: str) -> None:
+        """A `system.error` event, in its own transaction; a failure is only logged."""
+        try:
+            at = self.runtime.now() if now is None else now
+            with self.runtime.store.transaction() as conn:
+                body = {"code": code, "message": message, "request_id": request_id}
+                events.record(conn, at, "system.error", None, body)
+        except Exception:
+            logger.exception("could not record the system.error of %s", request_id)
 
     def _take_fault(self, method: str, path: str) -> faults.Fault | None:
         # Most requests meet no fault: look before taking the write lock.
@@ -435,6 +467,7 @@ class SandboxMiddleware:
         token: str | None,
         body: bytes,
         app: ASGIApp,
+        now: float,
     ) -> None:
         if not 0 < len(key) <= idempotency.MAX_KEY_LENGTH:
             await send_error(
@@ -446,7 +479,7 @@ class SandboxMiddleware:
             )
             return
         runtime = self.runtime
-        store, now = runtime.store, runtime.now()
+        store = runtime.store
 
         def peek() -> tokens.Principal | None:
             with store.connection() as conn:
@@ -578,11 +611,9 @@ async def _too_large(send: Send, request_id: str, limit: int) -> None:
     )
 
 
-def _chaos_answer(
-    status: int, plan: chaos.ChaosPlan, request_id: str
-) -> tuple[list[tuple[str, str]], bytes]:
+def _chaos_fault(status: int, plan: chaos.ChaosPlan) -> faults.Fault:
     # A gateway in front of an API answers 502/504 with its own HTML page.
-    fault = faults.Fault(
+    return faults.Fault(
         id=0,
         path_prefix="/",
         method=None,
@@ -592,7 +623,6 @@ def _chaos_answer(
         code=default_code(status),
         retry_after=float(plan.retry_after) if status in (429, 503) else None,
     )
-    return faults.render_fault(fault, request_id)
 
 
 def _delayed(app: ASGIApp, seconds: float) -> ASGIApp:

@@ -12,8 +12,11 @@ the health probe of offline connections whose outage ended, firing schedules and
 retries) says when its next piece of work falls due; `advance` repeatedly does the
 earliest, at its time, until nothing is due by `now`. At equal times the jobs run in the
 order of `TIMED_JOBS` (a sync ending at t frees its connection for a retry at t). Purges
-(`HOUSEKEEPING`) change nothing another job reads, so they run once, at `now`. Later
-issues add events and the delivery outbox.
+(`HOUSEKEEPING`) change nothing another job reads, so they run once, at `now`.
+
+Every change a job makes goes through `transitions.py`, which records its event (and
+queues its webhook deliveries) in the step's transaction, dated when the work was due:
+a replay writes the event log as it would have been written live.
 """
 
 from __future__ import annotations

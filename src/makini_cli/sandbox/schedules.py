@@ -19,7 +19,7 @@ import math
 import sqlite3
 from typing import Any
 
-from makini_cli.sandbox import syncs
+from makini_cli.sandbox import syncs, transitions
 from makini_cli.sandbox.clock import iso
 from makini_cli.sandbox.connections import live_row
 from makini_cli.sandbox.errors import validation_failed
@@ -37,7 +37,7 @@ def create_default(conn: sqlite3.Connection, key: str, next_run_at: float | None
         " updated_at) VALUES (?, 1, ?, ?, ?) ON CONFLICT (connection_key) DO NOTHING",
         (key, DEFAULT_INTERVAL_MINUTES, next_run_at, next_run_at or 0.0),
     )
-    syncs.refresh_next_sync(conn, key)
+    transitions.refresh_next_sync(conn, key)
 
 
 def get_schedule(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def put_schedule(
         " updated_at = excluded.updated_at",
         (key, int(enabled), interval_minutes, next_run, retry_at, attempt, now),
     )
-    syncs.refresh_next_sync(conn, key)
+    transitions.refresh_next_sync(conn, key)
     return get_schedule(conn, key)
 
 
@@ -95,7 +95,7 @@ def _can_run(conn: sqlite3.Connection, row: sqlite3.Row) -> bool:
     return (
         row["status"] in syncs.ACTIVE_CONNECTION_STATUSES
         and not row["credentials_broken"]
-        and syncs.open_sync(conn, row["connection_key"]) is None
+        and transitions.open_sync(conn, row["connection_key"]) is None
     )
 
 
@@ -171,6 +171,6 @@ def fire_due(conn: sqlite3.Connection, now: float, until: float | None = None) -
             )
             if _can_run(conn, row):
                 syncs.start_sync(conn, at, key, trigger="scheduled")
-        syncs.refresh_next_sync(conn, key)
+        transitions.refresh_next_sync(conn, key)
         fired += 1
     return fired

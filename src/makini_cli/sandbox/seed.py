@@ -206,6 +206,10 @@ def apply_seed(conn: sqlite3.Connection, now: float, client_id: str) -> None:
         "faults",
         "client",
         "account",
+        "events",
+        "webhooks",
+        "deliveries",
+        "delivery_attempts",
     ):
         conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
     conn.execute("DELETE FROM tokens WHERE audience = 'connection'")

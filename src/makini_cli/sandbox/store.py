@@ -198,6 +198,60 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE connections SET scopes = REPLACE(scopes, '-', '_');
     UPDATE syncs SET scopes = REPLACE(scopes, '-', '_');
     """,
+    # 8: the event log, and webhooks with their outbox of deliveries (events.py,
+    # outbox.py). A delivery is written in the transaction that writes its event; an
+    # attempt is written before it is sent (`outcome_known` 0) and settled after, so a
+    # crash mid-send is seen, and the delivery resent with the same X-Webhook-Id.
+    """
+    CREATE TABLE events (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        id             TEXT NOT NULL UNIQUE,
+        event          TEXT NOT NULL,
+        connection_key TEXT,
+        created_at     REAL NOT NULL,
+        body           TEXT NOT NULL
+    );
+    CREATE INDEX events_by_connection ON events (connection_key, seq);
+    CREATE INDEX events_by_name ON events (event, seq);
+    CREATE TABLE webhooks (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        id              TEXT NOT NULL UNIQUE,
+        url             TEXT NOT NULL,
+        events          TEXT NOT NULL,
+        connection_keys TEXT NOT NULL,
+        enabled         INTEGER NOT NULL,
+        secret          TEXT NOT NULL,
+        created_at      REAL NOT NULL,
+        updated_at      REAL NOT NULL,
+        deleted_at      REAL
+    );
+    CREATE TABLE deliveries (
+        seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+        id               TEXT NOT NULL UNIQUE,
+        webhook_id       TEXT NOT NULL,
+        event_id         TEXT NOT NULL,
+        event            TEXT NOT NULL,
+        status           TEXT NOT NULL,
+        created_at       REAL NOT NULL,
+        first_attempt_at REAL,
+        next_attempt_at  REAL,
+        claimed_by       TEXT,
+        claimed_until    REAL,
+        updated_at       REAL NOT NULL
+    );
+    CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+    CREATE INDEX deliveries_by_webhook ON deliveries (webhook_id, seq);
+    CREATE TABLE delivery_attempts (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery_id   TEXT NOT NULL,
+        at            REAL NOT NULL,
+        status_code   INTEGER,
+        error         TEXT,
+        duration_ms   INTEGER,
+        outcome_known INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX attempts_by_delivery ON delivery_attempts (delivery_id, seq);
+    """,
 )
 
 

@@ -5,7 +5,7 @@ State is rows; progress is derived. A sync row stores when it starts (`started_a
 records it will read (`records_total`). Whether it is queued or running, and how far it
 got, is computed from those and the clock, so it is right after a restart or a gap in
 embedded mode. Only `finish_due` (a scheduler job) and explicit calls (start, cancel)
-write a sync.
+change a sync, through `transitions.py`, which writes the row and its event.
 
 Durations and sizes are deterministic, from the connection key, the sync type and its
 scopes, scaled by the platform's tier (a proxy for how much data the system holds): at
@@ -32,10 +32,12 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from makini_cli.sandbox import transitions
 from makini_cli.sandbox.clock import iso
 from makini_cli.sandbox.connections import CREDIT_HOLDING_STATUSES, live_row
 from makini_cli.sandbox.errors import ApiError, not_found, validation_failed
 from makini_cli.sandbox.platforms import get_platform
+from makini_cli.sandbox.transitions import OPEN, SYNC_STATUS_IN_PROGRESS, open_sync
 
 SyncType = Literal["incremental", "full"]
 Trigger = Literal["initial", "manual", "scheduled", "retry"]
@@ -55,7 +57,6 @@ SYNC_FIELDS: tuple[str, ...] = (
     "error",
     "next_retry_at",
 )
-OPEN = "queued"  # stored status of a sync that is queued or running
 HISTORY_WINDOW_DAYS = 90
 START_DELAY_SECONDS = (1.0, 2.0)
 DURATIONS: dict[SyncType, tuple[float, float]] = {
@@ -64,21 +65,6 @@ DURATIONS: dict[SyncType, tuple[float, float]] = {
 }
 # Records per scope for a tier-1 system: a day of changes, or the whole history window.
 RECORDS_PER_SCOPE: dict[SyncType, int] = {"incremental": 40, "full": 25 * HISTORY_WINDOW_DAYS}
-# What the documented sync_status says once a sync ends (makini-api-facts: done/fulldone).
-FINISHED_SYNC_STATUS: dict[SyncType, str] = {"incremental": "done", "full": "fulldone"}
-SYNC_STATUS_IN_PROGRESS = "inprogress"
-# Why a sync fails, and what the documented sync_status says then: `error` for a system
-# that may come back by itself, `fail` for one that needs a person (as in the seed).
-FAILURES: dict[str, str] = {
-    "SYSTEM_UNREACHABLE": "The connected system did not answer.",
-    "REAUTHORIZATION_REQUIRED": (
-        "The connected system rejected the stored credentials; reconnect to renew them."
-    ),
-}
-FAILED_SYNC_STATUS: dict[str, str] = {
-    "SYSTEM_UNREACHABLE": "error",
-    "REAUTHORIZATION_REQUIRED": "fail",
-}
 # Retries of scheduled runs that failed because the system is down (contract §5).
 FIRST_BACKOFF_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 3_600.0
@@ -105,14 +91,6 @@ def plan(
     duration = low + (high - low) * (0.5 * size + 0.5 * jitter)
     records = len(scopes) * RECORDS_PER_SCOPE[sync_type] * platform.tier
     return round(duration, 3), max(1, round(records * (0.75 + 0.5 * jitter)))
-
-
-def open_sync(conn: sqlite3.Connection, connection_key: str) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        "SELECT * FROM syncs WHERE connection_key = ? AND status = ? ORDER BY seq DESC LIMIT 1",
-        (connection_key, OPEN),
-    ).fetchone()
-    return row
 
 
 def not_syncable(connection: sqlite3.Row) -> ApiError | None:
@@ -179,28 +157,18 @@ def start_sync(
         + START_DELAY_SECONDS[0]
         + (START_DELAY_SECONDS[1] - START_DELAY_SECONDS[0]) * _fraction(sync_id)
     )
-    conn.execute(
-        "INSERT INTO syncs (id, connection_key, type, trigger, scopes, status, attempt,"
-        " created_at, started_at, expected_duration, records_total, prior_sync_status)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            sync_id,
-            connection_key,
-            sync_type,
-            trigger,
-            json.dumps(chosen),
-            OPEN,
-            attempt,
-            now,
-            round(started, 3),
-            duration,
-            records,
-            connection["sync_status"],
-        ),
-    )
-    conn.execute(
-        "UPDATE connections SET sync_status = ?, sync_updated_at = ? WHERE key = ?",
-        (SYNC_STATUS_IN_PROGRESS, now, connection_key),
+    transitions.queue_sync(
+        conn,
+        now,
+        connection,
+        sync_id=sync_id,
+        sync_type=sync_type,
+        trigger=trigger,
+        scopes=chosen,
+        attempt=attempt,
+        started_at=round(started, 3),
+        expected_duration=duration,
+        records_total=records,
     )
     return get_sync(conn, now, sync_id)
 
@@ -283,14 +251,7 @@ def cancel_sync(conn: sqlite3.Connection, now: float, sync_id: str) -> dict[str,
             "sync can be cancelled.",
             details={"status": row["status"]},
         )
-    conn.execute(
-        "UPDATE syncs SET status = 'cancelled', finished_at = ? WHERE id = ?", (now, sync_id)
-    )
-    # The connection's documented sync_status goes back to what it said before this sync.
-    conn.execute(
-        "UPDATE connections SET sync_status = ?, sync_updated_at = ? WHERE key = ?",
-        (row["prior_sync_status"], now, row["connection_key"]),
-    )
+    transitions.cancel_sync(conn, row, now)
     return get_sync(conn, now, sync_id)
 
 
@@ -298,59 +259,39 @@ def _end(row: sqlite3.Row) -> float:
     return float(row["started_at"]) + float(row["expected_duration"])
 
 
-def refresh_next_sync(conn: sqlite3.Connection, connection_key: str) -> None:
-    """`next_sync_at` of a connection: its pending retry, else its next regular run.
-
-    Nothing is due while the credentials are rejected: only a person can fix those.
-    """
-    conn.execute(
-        "UPDATE connections SET next_sync_at = ("
-        " SELECT COALESCE(schedules.retry_at, schedules.next_run_at) FROM schedules"
-        " WHERE schedules.connection_key = connections.key AND schedules.enabled = 1"
-        " AND connections.credentials_broken = 0) WHERE key = ?",
-        (connection_key,),
-    )
-
-
 def backoff_seconds(attempt: int) -> float:
     """The wait before the retry that follows failed attempt `attempt` (1, 2, …)."""
     return float(min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** min(attempt - 1, 32)))
 
 
-def _plan_retry(conn: sqlite3.Connection, row: sqlite3.Row, at: float, code: str) -> None:
-    """After a scheduled run failed because the system is down, retry with backoff.
+def _plan_retry(conn: sqlite3.Connection, row: sqlite3.Row, at: float, code: str) -> float | None:
+    """After a scheduled run failed because the system is down, retry with backoff:
+    answers when (None: no retry).
 
     The retry runs after the backoff or when the probe sees the system again, whichever
     is first.
     """
     if code != "SYSTEM_UNREACHABLE" or row["trigger"] not in ("scheduled", "retry"):
-        return
+        return None
     schedule = conn.execute(
         "SELECT * FROM schedules WHERE connection_key = ? AND enabled = 1",
         (row["connection_key"],),
     ).fetchone()
     if schedule is None:
-        return
+        return None
     retry_at = at + backoff_seconds(int(row["attempt"]))
     offline = offline_interval(conn, row["connection_key"])
     if offline is not None and offline[0] <= at < offline[1]:
         retry_at = min(retry_at, offline[1])
-    conn.execute("UPDATE syncs SET next_retry_at = ? WHERE id = ?", (retry_at, row["id"]))
     conn.execute(
         "UPDATE schedules SET retry_at = ?, retry_attempt = ? WHERE connection_key = ?",
         (retry_at, int(row["attempt"]) + 1, row["connection_key"]),
     )
+    return retry_at
 
 
 def _succeed(conn: sqlite3.Connection, row: sqlite3.Row, at: float) -> None:
-    conn.execute(
-        "UPDATE syncs SET status = 'succeeded', finished_at = ? WHERE id = ?", (at, row["id"])
-    )
-    conn.execute(
-        "UPDATE connections SET sync_status = ?, sync_updated_at = ?, last_sync_at = ?,"
-        " last_successful_sync_at = ?, error_code = NULL, error_message = NULL WHERE key = ?",
-        (FINISHED_SYNC_STATUS[row["type"]], at, at, at, row["connection_key"]),
-    )
+    transitions.succeed_sync(conn, row, at)
     # A success ends any backoff; after a retry, regular runs resume an interval later.
     conn.execute(
         "UPDATE schedules SET retry_at = NULL, retry_attempt = NULL,"
@@ -358,23 +299,13 @@ def _succeed(conn: sqlite3.Connection, row: sqlite3.Row, at: float) -> None:
         " ELSE next_run_at END WHERE connection_key = ?",
         (row["trigger"], at, row["connection_key"]),
     )
-    refresh_next_sync(conn, row["connection_key"])
+    transitions.refresh_next_sync(conn, row["connection_key"])
 
 
 def _fail(conn: sqlite3.Connection, row: sqlite3.Row, at: float, code: str) -> None:
-    message = FAILURES[code]
-    conn.execute(
-        "UPDATE syncs SET status = 'failed', finished_at = ?, error_code = ?, error_message = ?"
-        " WHERE id = ?",
-        (at, code, message, row["id"]),
-    )
-    conn.execute(
-        "UPDATE connections SET sync_status = ?, sync_updated_at = ?, last_sync_at = ?,"
-        " error_code = ?, error_message = ? WHERE key = ?",
-        (FAILED_SYNC_STATUS[code], at, at, code, message, row["connection_key"]),
-    )
-    _plan_retry(conn, row, at, code)
-    refresh_next_sync(conn, row["connection_key"])
+    retry_at = _plan_retry(conn, row, at, code)
+    transitions.fail_sync(conn, row, at, code, retry_at=retry_at)
+    transitions.refresh_next_sync(conn, row["connection_key"])
 
 
 def fail_open(conn: sqlite3.Connection, now: float, connection_key: str, code: str) -> int:
@@ -453,16 +384,13 @@ def finish_due(conn: sqlite3.Connection, now: float) -> int:
 
     A sync that starts while its connection's system is unusable (an outage, or rejected
     credentials) fails as it starts; one running when that happened was failed then, by
-    `fail_open`. A sync of a connection deleted meanwhile is cancelled at the time of the
-    deletion.
+    `fail_open`. A sync of a connection deleted meanwhile (only in data dirs written
+    before deleting cancelled the sync at once) is cancelled at the time of the deletion.
     """
     due = [item for item in _endings(conn) if item[0] <= now]
     for at, row, outcome in due:
         if outcome == "cancelled":
-            conn.execute(
-                "UPDATE syncs SET status = 'cancelled', finished_at = ? WHERE id = ?",
-                (at, row["id"]),
-            )
+            transitions.cancel_sync(conn, row, at)
         elif outcome is not None:
             _fail(conn, row, at, outcome)
         else:

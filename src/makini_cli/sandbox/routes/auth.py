@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from makini_cli.sandbox import tokens
 from makini_cli.sandbox.errors import ApiError, validation_failed
-from makini_cli.sandbox.routes.common import RuntimeDep
+from makini_cli.sandbox.routes.common import NowDep, RuntimeDep
 
 _GRANT_FIELDS = {
     "client_credentials": ("client_id", "client_secret"),
@@ -76,6 +76,7 @@ def build_router() -> APIRouter:
     def issue_token(
         response: Response,
         runtime: RuntimeDep,
+        now: NowDep,
         fields: Annotated[dict[str, Any], Depends(token_fields)],
     ) -> dict[str, Any]:
         grant = fields.get("grant_type")
@@ -113,7 +114,6 @@ def build_router() -> APIRouter:
         ):
             raise ApiError(401, "AUTHENTICATION_FAILED", "Invalid client credentials.")
         with runtime.store.transaction() as conn:
-            now = runtime.now()
             if grant == "client_credentials":
                 pair = tokens.issue_pair(conn, now, "admin", settings.client_id)
             else:

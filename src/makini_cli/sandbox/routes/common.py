@@ -1,4 +1,5 @@
-"""What every router shares: the runtime, authentication and list parameters."""
+"""What every router shares: the runtime, the request's time, authentication and list
+parameters."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import Depends, Path, Query, Request
 from makini_cli.sandbox import tokens
 from makini_cli.sandbox.errors import ApiError
 from makini_cli.sandbox.listing import DEFAULT_PER_PAGE, MAX_PER_PAGE, paginate
-from makini_cli.sandbox.middleware import bearer_token
+from makini_cli.sandbox.middleware import bearer_token, now_of
 from makini_cli.sandbox.runtime import Runtime
 
 
@@ -21,15 +22,27 @@ def get_runtime(request: Request) -> Runtime:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
+
+def request_now(request: Request, runtime: RuntimeDep) -> float:
+    """The sandbox time of this request: read once by the middleware, so that all it
+    does (and every event it records) carries one timestamp."""
+    now = now_of(request.scope)
+    return runtime.now() if now is None else now
+
+
+NowDep = Annotated[float, Depends(request_now)]
+
 _WHERE = {
     "admin": "/api/system/* and /sandbox/*",
     "connection": "/api/integrations/*, /api/eam|erp|wms/*, /api/raw/* and /api/passthrough",
 }
 
 
-def _principal(request: Request, runtime: Runtime, audience: tokens.Audience) -> tokens.Principal:
+def _principal(
+    request: Request, runtime: Runtime, now: float, audience: tokens.Audience
+) -> tokens.Principal:
     with runtime.store.connection() as conn:
-        principal = tokens.authenticate(conn, runtime.now(), bearer_token(request.scope))
+        principal = tokens.authenticate(conn, now, bearer_token(request.scope))
     if principal.audience != audience:
         raise ApiError(
             403,
@@ -41,12 +54,12 @@ def _principal(request: Request, runtime: Runtime, audience: tokens.Audience) ->
     return principal
 
 
-def require_admin(request: Request, runtime: RuntimeDep) -> tokens.Principal:
-    return _principal(request, runtime, "admin")
+def require_admin(request: Request, runtime: RuntimeDep, now: NowDep) -> tokens.Principal:
+    return _principal(request, runtime, now, "admin")
 
 
-def require_connection(request: Request, runtime: RuntimeDep) -> tokens.Principal:
-    return _principal(request, runtime, "connection")
+def require_connection(request: Request, runtime: RuntimeDep, now: NowDep) -> tokens.Principal:
+    return _principal(request, runtime, now, "connection")
 
 
 AdminDep = Annotated[tokens.Principal, Depends(require_admin)]

@@ -17,12 +17,13 @@ from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from makini_cli.sandbox import connections as repo
-from makini_cli.sandbox import schedules, syncs, tokens
-from makini_cli.sandbox.errors import validation_failed
+from makini_cli.sandbox import schedules, syncs, tokens, transitions
+from makini_cli.sandbox.errors import not_found, validation_failed
 from makini_cli.sandbox.platforms import Platform, find_platform
 from makini_cli.sandbox.routes.common import (
     AdminDep,
     ConnectionId,
+    NowDep,
     RuntimeDep,
     list_parameters,
     page_of,
@@ -102,12 +103,11 @@ def build_router(*, extensions: bool) -> APIRouter:
 
     @router.post("", summary="Create a connection from system credentials")
     def create_connection(
-        _: AdminDep, runtime: RuntimeDep, body: CreateConnection
+        _: AdminDep, runtime: RuntimeDep, now: NowDep, body: CreateConnection
     ) -> dict[str, Any]:
         platform = _checked_platform(body)
-        now = runtime.now()
         with runtime.store.transaction() as conn:
-            key, status, pair = repo.create_connection(
+            key, status, pair = transitions.create_connection(
                 conn,
                 now,
                 name=body.name.strip(),
@@ -138,9 +138,11 @@ def build_router(*, extensions: bool) -> APIRouter:
                 return {"data": repo.get_connection(conn, key, extensions=True)}
 
     @router.delete("/{id}", summary="Delete (disconnect) a connection")
-    def delete_connection(_: AdminDep, runtime: RuntimeDep, key: ConnectionId) -> dict[str, Any]:
+    def delete_connection(
+        _: AdminDep, runtime: RuntimeDep, now: NowDep, key: ConnectionId
+    ) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
-            repo.delete_connection(conn, runtime.now(), key)
+            transitions.delete_connection(conn, now, key)
         return {"data": {"key": key, "deleted": True}}
 
     @router.get(
@@ -159,6 +161,7 @@ def build_router(*, extensions: bool) -> APIRouter:
     def set_metadata(
         _: AdminDep,
         runtime: RuntimeDep,
+        now: NowDep,
         key: ConnectionId,
         items: Annotated[
             list[MetadataItem],
@@ -166,10 +169,8 @@ def build_router(*, extensions: bool) -> APIRouter:
         ],
     ) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
-            view = repo.upsert_metadata(
-                conn, runtime.now(), key, [(item.key, item.value) for item in items]
-            )
-        return {"data": view}
+            transitions.set_metadata(conn, now, key, [(item.key, item.value) for item in items])
+            return {"data": repo.metadata_view(conn, key)}
 
     if extensions:
 
@@ -177,26 +178,31 @@ def build_router(*, extensions: bool) -> APIRouter:
         def delete_metadata(
             _: AdminDep,
             runtime: RuntimeDep,
+            now: NowDep,
             key: ConnectionId,
             name: str,
         ) -> dict[str, Any]:
             with runtime.store.transaction() as conn:
-                return {"data": repo.delete_metadata(conn, runtime.now(), key, name)}
+                if not transitions.remove_metadata(conn, now, key, name):
+                    raise not_found(f"Metadata entry {name!r} of connection {key!r}")
+                return {"data": repo.metadata_view(conn, key)}
 
     @router.post("/{id}/token", summary="Issue a connection token")
     def issue_connection_token(
-        _: AdminDep, runtime: RuntimeDep, key: ConnectionId
+        _: AdminDep, runtime: RuntimeDep, now: NowDep, key: ConnectionId
     ) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
             repo.live_row(conn, key)
-            token, ttl = tokens.issue_connection_token(conn, runtime.now(), key)
+            token, ttl = tokens.issue_connection_token(conn, now, key)
         return {"data": {"token": token, "expires_in": int(ttl)}}
 
     if extensions:
 
         @router.get("/{id}/status", summary="Connection health and sync state (ext)")
-        def get_status(_: AdminDep, runtime: RuntimeDep, key: ConnectionId) -> dict[str, Any]:
+        def get_status(
+            _: AdminDep, runtime: RuntimeDep, now: NowDep, key: ConnectionId
+        ) -> dict[str, Any]:
             with runtime.store.connection() as conn:
-                return {"data": repo.connection_status(conn, runtime.now(), key)}
+                return {"data": repo.connection_status(conn, now, key)}
 
     return router

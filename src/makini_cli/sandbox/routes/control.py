@@ -23,7 +23,7 @@ from makini_cli.sandbox import faults, health
 from makini_cli.sandbox.clock import MAX_SPEED, MIN_SPEED, iso
 from makini_cli.sandbox.connections import account_summary
 from makini_cli.sandbox.errors import validation_failed
-from makini_cli.sandbox.routes.common import AdminDep, RuntimeDep
+from makini_cli.sandbox.routes.common import AdminDep, NowDep, RuntimeDep
 from makini_cli.sandbox.runtime import Runtime
 from makini_cli.sandbox.seed import SEED_CONNECTIONS
 
@@ -84,8 +84,7 @@ class CreditsChange(BaseModel):
     credits_total: int = Field(ge=0, le=1_000_000, description="The account's credit pool.")
 
 
-def _clock_view(runtime: Runtime) -> dict[str, Any]:
-    now = runtime.now()
+def _clock_view(runtime: Runtime, now: float) -> dict[str, Any]:
     return {"data": {"now": iso(now), "unix": now, "speed": runtime.clock.speed}}
 
 
@@ -104,12 +103,14 @@ def build_router() -> APIRouter:
             return {"data": account_summary(conn)}
 
     @router.get("/clock", summary="The sandbox clock")
-    def get_clock(_: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
-        return _clock_view(runtime)
+    def get_clock(_: AdminDep, runtime: RuntimeDep, now: NowDep) -> dict[str, Any]:
+        return _clock_view(runtime, now)
 
     @router.post("/clock", summary="Jump the clock forward and/or change its speed")
-    def change_clock(_: AdminDep, runtime: RuntimeDep, change: ClockChange) -> dict[str, Any]:
-        if change.advance_seconds and runtime.now() + change.advance_seconds > CLOCK_HORIZON:
+    def change_clock(
+        _: AdminDep, runtime: RuntimeDep, now: NowDep, change: ClockChange
+    ) -> dict[str, Any]:
+        if change.advance_seconds and now + change.advance_seconds > CLOCK_HORIZON:
             # Timestamps past year 9999 cannot be written as ISO-8601; stop well before.
             raise validation_failed(
                 {"advance_seconds": ["would move the sandbox clock past the year 2200"]}
@@ -118,7 +119,8 @@ def build_router() -> APIRouter:
             runtime.clock.set_speed(change.speed)
         if change.advance_seconds:
             runtime.clock.jump(change.advance_seconds)
-        return _clock_view(runtime)
+        # The one read after the request's own `now`: this request moved the clock.
+        return _clock_view(runtime, runtime.now())
 
     @router.get("/faults", summary="Armed faults")
     def list_faults(_: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
@@ -126,11 +128,11 @@ def build_router() -> APIRouter:
             return {"data": [fault.to_api() for fault in faults.list_faults(conn)]}
 
     @router.post("/faults", summary="Arm a fault for the next matching requests", status_code=201)
-    def add_fault(_: AdminDep, runtime: RuntimeDep, spec: FaultSpec) -> dict[str, Any]:
+    def add_fault(_: AdminDep, runtime: RuntimeDep, now: NowDep, spec: FaultSpec) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
             fault = faults.add_fault(
                 conn,
-                runtime.now(),
+                now,
                 path_prefix=spec.path_prefix,
                 method=spec.method,
                 status=spec.status,
@@ -152,23 +154,27 @@ def build_router() -> APIRouter:
         "/connections/{key}/break-credentials",
         summary="Make the connected system reject the stored credentials",
     )
-    def break_credentials(_: AdminDep, runtime: RuntimeDep, key: str) -> dict[str, Any]:
+    def break_credentials(
+        _: AdminDep, runtime: RuntimeDep, now: NowDep, key: str
+    ) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
-            return {"data": health.break_credentials(conn, runtime.now(), key)}
+            return {"data": health.break_credentials(conn, now, key)}
 
     @router.post(
         "/connections/{key}/fix-credentials",
         summary="Accept the credentials again (as after a reconnect)",
     )
-    def fix_credentials(_: AdminDep, runtime: RuntimeDep, key: str) -> dict[str, Any]:
+    def fix_credentials(_: AdminDep, runtime: RuntimeDep, now: NowDep, key: str) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
-            return {"data": health.fix_credentials(conn, runtime.now(), key)}
+            return {"data": health.fix_credentials(conn, now, key)}
 
     @router.post("/connections/{key}/outage", summary="Start or end an outage of the system")
-    def outage(_: AdminDep, runtime: RuntimeDep, key: str, change: OutageChange) -> dict[str, Any]:
+    def outage(
+        _: AdminDep, runtime: RuntimeDep, now: NowDep, key: str, change: OutageChange
+    ) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
             if change.seconds is not None:
-                return {"data": health.start_outage(conn, runtime.now(), key, change.seconds)}
-            return {"data": health.end_outage(conn, runtime.now(), key)}
+                return {"data": health.start_outage(conn, now, key, change.seconds)}
+            return {"data": health.end_outage(conn, now, key)}
 
     return router

@@ -18,8 +18,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from makini_cli.sandbox import connections as repo
-from makini_cli.sandbox import syncs
-from makini_cli.sandbox.routes.common import ConnectionDep, RuntimeDep
+from makini_cli.sandbox import syncs, transitions
+from makini_cli.sandbox.routes.common import ConnectionDep, NowDep, RuntimeDep
 
 
 class SyncRequest(BaseModel):
@@ -43,9 +43,9 @@ def build_router(*, extensions: bool) -> APIRouter:
             return {"data": repo.integration_view(conn, principal.subject)}
 
     @router.delete("/current", summary="Disconnect the connection behind this token")
-    def disconnect(principal: ConnectionDep, runtime: RuntimeDep) -> dict[str, Any]:
+    def disconnect(principal: ConnectionDep, runtime: RuntimeDep, now: NowDep) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
-            repo.delete_connection(conn, runtime.now(), principal.subject)
+            transitions.delete_connection(conn, now, principal.subject)
         return {"data": {"key": principal.subject, "deleted": True}}
 
     @router.get("/sync/status", summary="Sync state: inprogress, done, fulldone, error or fail")
@@ -55,18 +55,18 @@ def build_router(*, extensions: bool) -> APIRouter:
 
     @router.post("/sync", summary="Start a sync")
     def start_sync(
-        principal: ConnectionDep, runtime: RuntimeDep, body: SyncRequest
+        principal: ConnectionDep, runtime: RuntimeDep, now: NowDep, body: SyncRequest
     ) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
             sync = syncs.start_sync(
                 conn,
-                runtime.now(),
+                now,
                 principal.subject,
                 scopes=body.scopes or None,
                 full=body.type == "full",
             )
         answer: dict[str, Any] = {
-            "status": syncs.SYNC_STATUS_IN_PROGRESS,
+            "status": transitions.SYNC_STATUS_IN_PROGRESS,
             "type": body.type,
             "scopes": sync["scopes"],
         }

@@ -17,6 +17,7 @@ from makini_cli.sandbox import syncs as repo
 from makini_cli.sandbox.routes.common import (
     AdminDep,
     ConnectionId,
+    NowDep,
     RuntimeDep,
     list_parameters,
     page_of,
@@ -45,11 +46,15 @@ def build_router() -> APIRouter:
 
     @router.post("/connections/{id}/syncs", summary="Start a sync (ext)", status_code=202)
     def start_sync(
-        _: AdminDep, runtime: RuntimeDep, key: ConnectionId, body: StartSync | None = None
+        _: AdminDep,
+        runtime: RuntimeDep,
+        now: NowDep,
+        key: ConnectionId,
+        body: StartSync | None = None,
     ) -> dict[str, Any]:
         body = body or StartSync()
         with runtime.store.transaction() as conn:
-            sync = repo.start_sync(conn, runtime.now(), key, scopes=body.scopes, full=body.full)
+            sync = repo.start_sync(conn, now, key, scopes=body.scopes, full=body.full)
         return {"data": sync}
 
     @router.get(
@@ -58,21 +63,21 @@ def build_router() -> APIRouter:
         dependencies=[Depends(list_parameters)],
     )
     def list_syncs(
-        _: AdminDep, runtime: RuntimeDep, request: Request, key: ConnectionId
+        _: AdminDep, runtime: RuntimeDep, now: NowDep, request: Request, key: ConnectionId
     ) -> dict[str, Any]:
         with runtime.store.connection() as conn:
-            items = repo.list_syncs(conn, runtime.now(), key)
+            items = repo.list_syncs(conn, now, key)
         return page_of(request, items, fields=repo.SYNC_FIELDS)
 
     @router.get("/syncs/{sync_id}", summary="Get one sync (ext)")
-    def get_sync(_: AdminDep, runtime: RuntimeDep, sync_id: str) -> dict[str, Any]:
+    def get_sync(_: AdminDep, runtime: RuntimeDep, now: NowDep, sync_id: str) -> dict[str, Any]:
         with runtime.store.connection() as conn:
-            return {"data": repo.get_sync(conn, runtime.now(), sync_id)}
+            return {"data": repo.get_sync(conn, now, sync_id)}
 
     @router.post("/syncs/{sync_id}/cancel", summary="Cancel a queued or running sync (ext)")
-    def cancel_sync(_: AdminDep, runtime: RuntimeDep, sync_id: str) -> dict[str, Any]:
+    def cancel_sync(_: AdminDep, runtime: RuntimeDep, now: NowDep, sync_id: str) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
-            return {"data": repo.cancel_sync(conn, runtime.now(), sync_id)}
+            return {"data": repo.cancel_sync(conn, now, sync_id)}
 
     @router.get("/connections/{id}/schedule", summary="A connection's sync schedule (ext)")
     def get_schedule(_: AdminDep, runtime: RuntimeDep, key: ConnectionId) -> dict[str, Any]:
@@ -81,12 +86,12 @@ def build_router() -> APIRouter:
 
     @router.put("/connections/{id}/schedule", summary="Set a connection's sync schedule (ext)")
     def put_schedule(
-        _: AdminDep, runtime: RuntimeDep, key: ConnectionId, body: Schedule
+        _: AdminDep, runtime: RuntimeDep, now: NowDep, key: ConnectionId, body: Schedule
     ) -> dict[str, Any]:
         with runtime.store.transaction() as conn:
             schedule = schedules.put_schedule(
                 conn,
-                runtime.now(),
+                now,
                 key,
                 enabled=body.enabled,
                 interval_minutes=body.interval_minutes,

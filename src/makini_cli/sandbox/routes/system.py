@@ -16,13 +16,15 @@ from makini_cli.sandbox.routes.common import (
 )
 
 #: Only what this server serves (a test calls a route of each): a client that trusts a
-#: capability must not meet a 404. Custom fields, webhooks and events join when served.
+#: capability must not meet a 404. Custom fields join when served.
 EXTENSIONS: tuple[str, ...] = (
     "syncs",
     "schedules",
     "status",
     "idempotency",
     "metadata_delete",
+    "webhooks",
+    "events",
 )
 PLATFORM_FIELDS = tuple(PLATFORMS[0].to_api())
 

@@ -1,0 +1,333 @@
+"""The one write path (transitions.py): every change of state writes its row and its event
+together, and nothing else writes the state."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import makini_cli.sandbox
+from makini_cli.sandbox import events, health, scheduler, schedules, syncs, transitions
+from makini_cli.sandbox.clock import ManualClock, iso
+from makini_cli.sandbox.platforms import get_platform
+from makini_cli.sandbox.runtime import Runtime
+from makini_cli.sandbox.settings import SandboxSettings
+
+from .conftest import ACTIVE_KEY, OFFLINE_KEY
+
+HOUR = 3_600.0
+SANDBOX_SOURCES = Path(makini_cli.sandbox.__file__).parent
+# A write of the state tables: what only transitions.py may do.
+STATE_WRITE = re.compile(
+    r"\b(UPDATE|INSERT\s+INTO|DELETE\s+FROM|REPLACE\s+INTO)\s+(connections|syncs|outages)\b",
+    re.IGNORECASE,
+)
+#: Who else may, and why: the migrations, and the seed, which builds the world before any
+#: event (a reset empties the log with it) through `connections.insert_connection`.
+ALLOWED_WRITES: dict[str, int] = {
+    "store.py": 2,  # migration 7 renames scopes
+    "seed.py": 2,  # the seeded outages and rejected credentials
+    "connections.py": 1,  # insert_connection: the seed's raw writer (see below)
+}
+SYNC_BODY_FIELDS = {"sync_id", "type", "trigger", "scopes", "records_processed", "error", "sync"}
+
+
+@pytest.fixture
+def runtime(settings: SandboxSettings, manual_clock: ManualClock) -> Iterator[Runtime]:
+    opened = Runtime.open(settings, manual_clock)
+    yield opened
+    opened.store.close()
+
+
+def _events(runtime: Runtime, key: str | None = None) -> list[dict[str, Any]]:
+    with runtime.store.connection() as conn:
+        rows = conn.execute(
+            "SELECT * FROM events WHERE ? IS NULL OR connection_key = ? ORDER BY seq", (key, key)
+        ).fetchall()
+    return [events.payload_of(row) for row in rows]
+
+
+def _names(runtime: Runtime, key: str | None = None) -> list[str]:
+    return [event["event"] for event in _events(runtime, key)]
+
+
+def _sync_row(runtime: Runtime, sync_id: str) -> dict[str, Any]:
+    with runtime.store.connection() as conn:
+        return dict(conn.execute("SELECT * FROM syncs WHERE id = ?", (sync_id,)).fetchone())
+
+
+def _advance(runtime: Runtime, manual_clock: ManualClock, seconds: float) -> None:
+    manual_clock.advance(seconds)
+    scheduler.advance(runtime.store, runtime.now())
+
+
+def test_only_transitions_write_the_state_tables() -> None:
+    found: dict[str, int] = {}
+    for path in sorted(SANDBOX_SOURCES.rglob("*.py")):
+        name = str(path.relative_to(SANDBOX_SOURCES))
+        if name == "transitions.py":
+            continue
+        count = len(STATE_WRITE.findall(path.read_text()))
+        if count:
+            found[name] = count
+    assert found == ALLOWED_WRITES, "write the state through transitions.py, with its event"
+    # The one raw writer outside it has no caller but the seed and transitions.py.
+    callers = sorted(
+        str(path.relative_to(SANDBOX_SOURCES))
+        for path in SANDBOX_SOURCES.rglob("*.py")
+        if "insert_connection(" in path.read_text()
+    )
+    assert callers == ["connections.py", "seed.py", "transitions.py"]
+
+
+def test_the_grep_sees_the_writes_it_guards() -> None:
+    # The guard above would pass vacuously if its pattern missed the statements' form.
+    text = (SANDBOX_SOURCES / "transitions.py").read_text()
+    writes = {match.group(2).lower() for match in STATE_WRITE.finditer(text)}
+    assert writes == {"connections", "syncs", "outages"}
+    assert STATE_WRITE.search('conn.execute("UPDATE  syncs SET status = ?")')
+
+
+def test_a_fresh_sandbox_has_an_empty_log(runtime: Runtime) -> None:
+    assert _events(runtime) == []
+
+
+def test_a_successful_sync_announces_its_records_then_completes(
+    runtime: Runtime, manual_clock: ManualClock
+) -> None:
+    with runtime.store.transaction() as conn:
+        key, _, _ = transitions.create_connection(
+            conn,
+            runtime.now(),
+            name="New",
+            email="ops@example.com",
+            platform=get_platform("inextia"),
+            plan="free",
+        )
+        first = syncs.start_sync(conn, runtime.now(), key, trigger="initial")
+    created = _events(runtime, key)
+    assert [(e["event"], e["body"]) for e in created] == [
+        ("connection.status_changed", {"from": None, "to": "online", "status": "active"})
+    ]
+    _advance(runtime, manual_clock, 400)
+    row = _sync_row(runtime, first["id"])
+    logged = _events(runtime, key)[1:]
+    completed = logged[-1]
+    assert completed["event"] == "sync.completed"
+    assert set(completed["body"]) == SYNC_BODY_FIELDS
+    ended = completed["body"].pop("sync")
+    assert (ended["id"], ended["status"], ended["finished_at"]) == (
+        first["id"],
+        "succeeded",
+        iso(row["finished_at"]),
+    )
+    assert completed["body"] == {
+        "sync_id": first["id"],
+        "type": "full",
+        "trigger": "initial",
+        "scopes": first["scopes"],
+        "records_processed": row["records_total"],
+        "error": None,
+    }
+    assert completed["created_at"] == iso(row["finished_at"])
+    # The records' events come first, at the same time: the first sync inserts them all.
+    entity_scopes = [s for s in first["scopes"] if s in transitions.SCOPE_PREFIXES]
+    assert entity_scopes  # the platform syncs some entity Makini announces
+    assert [e["event"] for e in logged[:-1]] == [f"{s}.inserted" for s in entity_scopes]
+    for event, scope in zip(logged[:-1], entity_scopes, strict=True):
+        assert event["created_at"] == completed["created_at"]
+        keys = event["body"]
+        assert 0 < len(keys) <= transitions.MAX_KEYS_PER_EVENT
+        assert keys == sorted(set(keys))
+        assert all(re.fullmatch(r"\d{14}", k) for k in keys)
+        assert all(k.startswith(transitions.SCOPE_PREFIXES[scope]) for k in keys)
+
+
+def test_entity_keys_are_deterministic_and_later_syncs_mostly_update(runtime: Runtime) -> None:
+    assert set(transitions.SCOPE_PREFIXES) == set(events.ENTITY_EVENT_ENTITIES)
+    row = {
+        "id": "sync_0123456789abcdef",
+        "connection_key": ACTIVE_KEY,
+        "scopes": json.dumps(["sites", "locations", "assets", "work_orders", "purchase_orders"]),
+        "records_total": 5 * 40,
+    }
+    later = transitions.changed_keys(row, first=False)  # type: ignore[arg-type]
+    assert later == transitions.changed_keys(row, first=False)  # type: ignore[arg-type]
+    names = [name for name, _ in later]
+    assert not any(name.startswith("locations.") for name in names)
+    updated = sum(len(keys) for name, keys in later if name.endswith(".updated"))
+    inserted = sum(len(keys) for name, keys in later if name.endswith(".inserted"))
+    assert updated > inserted > 0
+    first = transitions.changed_keys(row, first=True)  # type: ignore[arg-type]
+    assert [name for name, _ in first] == [
+        "sites.inserted",
+        "assets.inserted",
+        "work_orders.inserted",
+        "purchase_orders.inserted",
+    ]
+    assert all(len(keys) == transitions.MAX_KEYS_PER_EVENT for _, keys in first)
+    other = transitions.changed_keys({**row, "id": "sync_fedcba9876543210"}, first=True)  # type: ignore[arg-type]
+    assert {k for _, keys in other for k in keys}.isdisjoint({k for _, ks in first for k in ks})
+
+
+def test_health_changes_tell_both_ways_and_rejected_credentials_ask_for_reauth(
+    runtime: Runtime,
+) -> None:
+    now = runtime.now()
+    with runtime.store.transaction() as conn:
+        health.break_credentials(conn, now, ACTIVE_KEY)
+        health.break_credentials(conn, now, ACTIVE_KEY)  # no change, no event
+        health.fix_credentials(conn, now, ACTIVE_KEY)
+        health.start_outage(conn, now, ACTIVE_KEY, 30)
+        health.start_outage(conn, now, ACTIVE_KEY, 60)  # a longer outage: still offline
+        health.end_outage(conn, now, ACTIVE_KEY)
+    logged = _events(runtime, ACTIVE_KEY)
+    assert [(e["event"], e["body"]) for e in logged] == [
+        (
+            "connection.status_changed",
+            {"from": "online", "to": "reauth_required", "status": "reauth_required"},
+        ),
+        (
+            "connection.auth_required",
+            {
+                "error": {
+                    "code": "REAUTHORIZATION_REQUIRED",
+                    "message": transitions.FAILURES["REAUTHORIZATION_REQUIRED"],
+                }
+            },
+        ),
+        (
+            "connection.status_changed",
+            {"from": "reauth_required", "to": "online", "status": "active"},
+        ),
+        ("connection.status_changed", {"from": "online", "to": "offline", "status": "offline"}),
+        ("connection.status_changed", {"from": "offline", "to": "online", "status": "active"}),
+    ]
+    assert {e["created_at"] for e in logged} == {iso(now)}
+
+
+def test_credentials_rejected_during_an_outage_are_told_when_the_system_answers(
+    runtime: Runtime, manual_clock: ManualClock
+) -> None:
+    now = runtime.now()
+    with runtime.store.transaction() as conn:
+        health.start_outage(conn, now, ACTIVE_KEY, 90)
+        health.break_credentials(conn, now, ACTIVE_KEY)  # nothing to learn from a silent system
+    assert _names(runtime, ACTIVE_KEY) == ["connection.status_changed"]
+    _advance(runtime, manual_clock, 200)
+    back = _events(runtime, ACTIVE_KEY)[1:]
+    assert [(e["event"], e["created_at"]) for e in back] == [
+        ("connection.status_changed", iso(syncs.next_probe(now + 90))),
+        ("connection.auth_required", iso(syncs.next_probe(now + 90))),
+    ]
+    assert back[0]["body"] == {
+        "from": "offline",
+        "to": "reauth_required",
+        "status": "reauth_required",
+    }
+
+
+def test_failed_and_cancelled_syncs_say_why_and_how_far_they_got(
+    runtime: Runtime, manual_clock: ManualClock
+) -> None:
+    now = runtime.now()
+    with runtime.store.transaction() as conn:
+        sync = syncs.start_sync(conn, now, ACTIVE_KEY)
+    row = _sync_row(runtime, sync["id"])
+    manual_clock.advance(row["started_at"] - now + row["expected_duration"] / 2)
+    midway = runtime.now()
+    with runtime.store.transaction() as conn:
+        health.start_outage(conn, midway, ACTIVE_KEY, 60)
+        failed = syncs.get_sync(conn, midway, sync["id"])
+    (event,) = [e for e in _events(runtime, ACTIVE_KEY) if e["event"] == "sync.failed"]
+    assert event["body"]["error"] == {
+        "code": "SYSTEM_UNREACHABLE",
+        "message": transitions.FAILURES["SYSTEM_UNREACHABLE"],
+    }
+    processed = event["body"]["records_processed"]
+    assert 0 < processed < row["records_total"]
+    assert processed == failed["progress"]["records_processed"]
+    assert event["created_at"] == failed["finished_at"] == iso(midway)
+
+    with runtime.store.transaction() as conn:
+        health.end_outage(conn, midway, ACTIVE_KEY)
+        again = syncs.start_sync(conn, midway, ACTIVE_KEY)
+        syncs.cancel_sync(conn, midway, again["id"])
+    cancelled = _events(runtime, ACTIVE_KEY)[-1]
+    assert cancelled["event"] == "sync.failed"
+    assert cancelled["body"]["sync_id"] == again["id"]
+    assert cancelled["body"]["error"] == transitions.CANCELLED_ERROR
+    assert cancelled["body"]["records_processed"] == 0  # it had not started
+
+
+def test_deleting_a_connection_cancels_its_sync_at_once_then_says_it_is_gone(
+    runtime: Runtime,
+) -> None:
+    now = runtime.now()
+    with runtime.store.transaction() as conn:
+        sync = syncs.start_sync(conn, now, ACTIVE_KEY)
+        transitions.delete_connection(conn, now, ACTIVE_KEY)
+    assert _sync_row(runtime, sync["id"])["status"] == "cancelled"
+    cancelled, gone = _events(runtime, ACTIVE_KEY)
+    assert (cancelled["event"], cancelled["body"]["sync_id"]) == ("sync.failed", sync["id"])
+    assert (gone["event"], gone["body"]) == (
+        "connection.status_changed",
+        {"from": "online", "to": None, "status": None},
+    )
+
+
+def test_metadata_and_a_queued_sync_change_rows_without_events(runtime: Runtime) -> None:
+    now = runtime.now()
+    with runtime.store.transaction() as conn:
+        transitions.set_metadata(conn, now, ACTIVE_KEY, [("region", "eu")])
+        assert transitions.remove_metadata(conn, now, ACTIVE_KEY, "region")
+        assert not transitions.remove_metadata(conn, now, ACTIVE_KEY, "region")
+        syncs.start_sync(conn, now, ACTIVE_KEY)
+    assert _events(runtime) == []
+
+
+def test_a_jump_writes_the_log_as_it_would_have_been_written_live(
+    runtime: Runtime, manual_clock: ManualClock
+) -> None:
+    start = runtime.now()
+    with runtime.store.transaction() as conn:
+        schedules.put_schedule(conn, start, ACTIVE_KEY, enabled=True, interval_minutes=15)
+        health.start_outage(conn, start, ACTIVE_KEY, 2 * HOUR + 20)
+    _advance(runtime, manual_clock, 6 * HOUR)
+    logged = _events(runtime)
+    times = [e["created_at"] for e in logged]
+    assert times == sorted(times)
+    # Each sync's end has its one event, dated when the sync ended.
+    with runtime.store.connection() as conn:
+        ended = {
+            row["id"]: row
+            for row in conn.execute("SELECT * FROM syncs WHERE finished_at IS NOT NULL")
+        }
+    told = [e for e in logged if e["event"] in ("sync.completed", "sync.failed")]
+    assert sorted(e["body"]["sync_id"] for e in told) == sorted(ended)
+    for event in told:
+        row = ended[event["body"]["sync_id"]]
+        assert event["created_at"] == iso(row["finished_at"])
+        assert event["connection_key"] == row["connection_key"]
+        expected = "sync.completed" if row["status"] == "succeeded" else "sync.failed"
+        assert event["event"] == expected
+    # The outage: down at the start, back at the probe after its end, between the failures.
+    changes = [
+        (e["body"]["to"], e["created_at"])
+        for e in logged
+        if e["event"] == "connection.status_changed" and e["connection_key"] == ACTIVE_KEY
+    ]
+    assert changes == [
+        ("offline", iso(start)),
+        ("online", iso(syncs.next_probe(start + 2 * HOUR + 20))),
+    ]
+    # The seeded offline system never came back, so it never said anything.
+    assert "connection.status_changed" not in _names(runtime, OFFLINE_KEY)
+    for earlier, later in pairwise(logged):
+        assert earlier["created_at"] <= later["created_at"]
