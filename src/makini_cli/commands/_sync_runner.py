@@ -193,9 +193,12 @@ class _Followed:
     latest: Sync | None = None
 
 
-#: While a fan-out follows the event log, each sync is still polled now and then, in case
+#: While a run follows the event log, each sync is still polled now and then, in case
 #: its ending never shows in the log (a server that drops events): a slow safety net.
 SAFETY_POLL_S = 120.0
+#: Up to this many syncs on a terminal's live bars are also polled as before: their bars
+#: show progress, which only a poll reports. Beyond it (or with no bars) the log alone.
+PROGRESS_POLL_LIMIT = 8
 
 
 class SyncRunner:
@@ -309,11 +312,13 @@ class SyncRunner:
         followed: dict[str, _Followed] = {}
         due: list[tuple[float, int, str]] = []
         order = itertools.count()
-        # A fan-out follows the event log when the server keeps one: one read per
-        # interval learns every ending, where polling costs a request per sync.
-        log = self._open_log() if self.options.several and self.options.wait else None
+        # The run follows the event log when the server keeps one: one read per interval
+        # learns every ending, where polling costs a request per sync.
+        log = self._open_log() if self.options.wait else None
         log_waits = self.options.policy.intervals()
         log_due = self.monotonic()
+        bars = getattr(self.progress, "shows_bars", False)
+        progress_polls = bars and len(keys) + len(trackers or {}) <= PROGRESS_POLL_LIMIT
 
         def follow(key: str, tracker: Tracker, poll_now: bool) -> None:
             now = self.monotonic()
@@ -332,9 +337,16 @@ class SyncRunner:
             self.active[key] = tracker
             if item.latest is not None:
                 self.progress.update(key, item.latest)
-            if poll_now or item.latest is None:
+            if (
+                poll_now
+                or item.latest is None
+                or item.latest.finished
+                or getattr(tracker, "replayed", False)
+            ):
+                # Also a replayed start: its sync may have ended before the log was opened,
+                # and the log will not tell of it again.
                 wait_s = 0.0
-            elif log is not None:
+            elif log is not None and not progress_polls:
                 wait_s = SAFETY_POLL_S
                 if self.deadline is not None:  # --timeout still ends it on time
                     wait_s = min(wait_s, max(0.0, self.deadline - now))

@@ -83,6 +83,9 @@ class ProgressView(Protocol):
 class _Board:
     """What every view remembers: row names, each row's latest status, the start time."""
 
+    #: Whether it draws progress bars, which only polling a sync can feed.
+    shows_bars = False
+
     def __init__(self, names: Mapping[str, str] | None, monotonic: Callable[[], float]) -> None:
         self.names = {key: clean(name) for key, name in (names or {}).items() if name}
         self.monotonic = monotonic
@@ -206,6 +209,8 @@ class RateEstimate:
 
 
 class RichProgress(_Board):
+    shows_bars = True
+
     def __init__(
         self,
         color: str = "auto",

@@ -46,7 +46,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -135,13 +135,8 @@ def _claim_free(row: sqlite3.Row, me: idempotency.Owner, real_now: float) -> boo
         me.started,
     ):
         return holder.get("id") not in _RUNNING  # this process: it knows its senders
-    # idempotency judges an owner by these three fields of a row; the same rule applies.
-    owner = {
-        "owner_host": holder.get("host"),
-        "owner_pid": holder.get("pid"),
-        "owner_started": holder.get("started"),
-    }
-    return idempotency._owner_gone(cast(sqlite3.Row, owner), me)
+    # The rule idempotency judges its claims' owners by.
+    return idempotency.owner_gone(holder.get("host"), holder.get("pid"), holder.get("started"), me)
 
 
 def _ours(row: sqlite3.Row, me: idempotency.Owner) -> bool:
@@ -250,7 +245,8 @@ def settle(
         # Failed meanwhile (its webhook was deleted): it stays so.
         status, next_at = str(row["status"]), None
     else:
-        first = float(row["first_attempt_at"])
+        # Set by the claim; a retry by hand meanwhile may have opened a new window.
+        first = attempt.at if row["first_attempt_at"] is None else float(row["first_attempt_at"])
         end = first + RETRY_WINDOW_SECONDS
         if attempt.at >= end:
             status, next_at = "failed", None

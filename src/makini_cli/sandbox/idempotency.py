@@ -140,11 +140,12 @@ def _pid_alive(pid: int) -> bool:
     return not (fields and fields[0] in ("Z", "X"))
 
 
-def _owner_gone(row: sqlite3.Row, me: Owner) -> bool:
-    """Whether the owner of a pending row can provably never finish it."""
-    if row["owner_host"] != me.host or row["owner_pid"] is None:
+def owner_gone(host: str | None, pid_value: int | None, recorded: str | None, me: Owner) -> bool:
+    """Whether the process `host`/`pid_value`, started at `recorded`, that holds a claim
+    (an idempotency record, a delivery being sent) can provably never finish it."""
+    if host != me.host or pid_value is None:
         return False  # another machine, or unknown: only the lease can tell
-    pid, recorded = int(row["owner_pid"]), row["owner_started"]
+    pid = int(pid_value)
     if pid == me.pid:
         # This pid is us: the owner is this process unless it started at another time
         # (a container restarted gives its server the same small pid again).
@@ -157,7 +158,11 @@ def _owner_gone(row: sqlite3.Row, me: Owner) -> bool:
 
 def _abandoned(row: sqlite3.Row, me: Owner, real_now: float) -> bool:
     lease = row["lease_until"]
-    return lease is None or lease <= real_now or _owner_gone(row, me)
+    return (
+        lease is None
+        or lease <= real_now
+        or owner_gone(row["owner_host"], row["owner_pid"], row["owner_started"], me)
+    )
 
 
 # ---------------------------------------------------------------------- keys and sealing

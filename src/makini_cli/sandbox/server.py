@@ -12,7 +12,6 @@ has come for that long: that is how the shared background sandbox ends (`backgro
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import socket
 import threading
@@ -23,6 +22,8 @@ from typing import Any
 
 import uvicorn
 
+from makini_cli.binding import BindError as BindError
+from makini_cli.binding import bind
 from makini_cli.sandbox.app import create_app
 from makini_cli.sandbox.clock import SandboxClock
 from makini_cli.sandbox.middleware import Activity
@@ -70,36 +71,6 @@ class _Server(uvicorn.Server):
         return self.should_exit
 
 
-class BindError(Exception):
-    """The address cannot be listened on; the message says which and why, in one line."""
-
-
-_BIND_REASONS = {
-    errno.EADDRINUSE: "the port is already in use",
-    errno.EACCES: "permission denied (ports below 1024 need privileges)",
-    errno.EADDRNOTAVAIL: "this machine has no such address",
-}
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto=IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY on accepted sockets whose
-    # proto says TCP, and without it every keep-alive answer waits ~40 ms (Nagle).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        reason = _BIND_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
-        shown = f"[{host}]" if ":" in host else host
-        raise BindError(f"cannot listen on {shown}:{port}: {reason}") from exc
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 def _base_url(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -131,7 +102,7 @@ def serve(
     returns normally; so does an idle exit (`activity.idle_exit`).
     """
     check_exposure(settings, host)
-    sock = _bind(host, port)
+    sock = bind(host, port)
     try:
         app = create_app(settings, activity=activity, bound_host=host)
         base_url = _base_url(sock)
@@ -187,7 +158,7 @@ class EmbeddedSandbox:
     def start(self) -> None:
         if self._thread is not None:
             raise RuntimeError("this sandbox was already started")
-        self._sock = _bind(DEFAULT_HOST, 0)
+        self._sock = bind(DEFAULT_HOST, 0)
         try:
             self._app = create_app(
                 self.settings, clock=self._clock, embedded=self._embedded, bound_host=DEFAULT_HOST

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import json
 import signal
 import socket
@@ -29,6 +28,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from makini_cli.binding import BindError, bind, socket_url
 from makini_cli.webhooks.signature import explain_failure, verify_signature
 
 if TYPE_CHECKING:
@@ -156,37 +156,9 @@ class ForwardPolicy:
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
-class ListenError(Exception):
-    """The address cannot be listened on; the message says which and why, in one line."""
+#: The address cannot be listened on (one line: which, and why).
+ListenError = BindError
 
-
-_BIND_REASONS = {
-    errno.EADDRINUSE: "the port is already in use",
-    errno.EACCES: "permission denied (ports below 1024 need privileges)",
-    errno.EADDRNOTAVAIL: "this machine has no such address",
-}
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to `host`:`port` (0 = any free port), not yet listening."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on accepted sockets whose proto
-    # says TCP, and without it each keep-alive answer waits for Nagle (~40 ms).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        reason = _BIND_REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
-        shown = f"[{host}]" if ":" in host else host
-        raise ListenError(f"cannot listen on {shown}:{port}: {reason}") from exc
-    return sock
-
-
-def socket_url(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class _BadRequest(Exception):

@@ -98,11 +98,16 @@ class Tracker(Protocol):
 
 
 class ExtTracker:
-    def __init__(self, api: SyncsAPI, sync: Sync, request_id: str | None) -> None:
+    def __init__(
+        self, api: SyncsAPI, sync: Sync, request_id: str | None, *, replayed: bool = False
+    ) -> None:
         self.api = api
         self.key = sync.connection_key or ""
         self.latest = sync
         self.request_id = request_id
+        #: `latest` is a replay of an earlier start's answer (Idempotent-Replayed): the
+        #: sync may have moved on, even ended, since that answer was first given
+        self.replayed = replayed
 
     @property
     def sync_id(self) -> str | None:
@@ -256,7 +261,8 @@ class SyncsAPI:
         )
         if not sync.connection_key:
             sync.connection_key = key
-        return ExtTracker(self, sync, resp.request_id)
+        replayed = resp.headers.get("idempotent-replayed", "").lower() == "true"
+        return ExtTracker(self, sync, resp.request_id, replayed=replayed)
 
     def _start_documented(self, key: str, *, scopes: list[str] | None, full: bool) -> Tracker:
         session = ConnectionTokenSession(self.connections, key)
