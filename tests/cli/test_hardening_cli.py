@@ -38,12 +38,18 @@ def test_losing_the_api_during_a_wait_says_the_sync_goes_on(sandbox: Sandbox) ->
     key = sandbox.keys_by_health()["online"][0]
     sandbox.control("POST", "faults", {"path_prefix": "/api/system/syncs/", "method": "GET",
                                        "status": 503, "count": 100, "retry_after": 0})
+    # The run follows the event log: it opens (the first read passes), then fails too,
+    # and the run falls back to polling the sync, which fails as above.
+    sandbox.control("POST", "faults", {"path_prefix": "/api/system/events", "method": "GET",
+                                       "status": 503, "count": 100, "retry_after": 0,
+                                       "skip": 1})
     result = run("--max-retries", "0", "sync", "run", key, "--full", env=sandbox.env)
     assert result.code == 5, result
     outcome = json.loads(result.stdout)
     assert outcome["outcome"] == "error" and outcome["sync"]["id"].startswith("sync_")
     sync_id = outcome["sync"]["id"]
     assert "goes on" in result.stderr
+    assert "cannot read the event log" in result.stderr
     assert f"\n  makini sync watch {sync_id}\n" in result.stderr
 
 

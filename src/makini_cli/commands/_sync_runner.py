@@ -455,12 +455,15 @@ class SyncRunner:
             self.progress.close()
 
     def _open_log(self) -> SyncEndings | None:
-        if self.open_endings is None or not self.api.extended:
+        """The event log's sync endings, or None: then each sync is polled, as against a
+        server without a log. Any failure here leaves the run to meet it where it can
+        report it (the start), never ends it."""
+        if self.open_endings is None:
             return None
         try:
-            return self.open_endings()
-        except APIError:
-            return None  # no log to follow: poll, as against a server without one
+            return self.open_endings() if self.api.extended else None
+        except (APIError, CliError, Detached):
+            return None
 
     def _ended(
         self, followed: dict[str, _Followed], ended: list[Sync]
