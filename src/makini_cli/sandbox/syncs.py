@@ -33,10 +33,10 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from makini_cli.sandbox import transitions
-from makini_cli.sandbox.clock import iso
 from makini_cli.sandbox.connections import CREDIT_HOLDING_STATUSES, live_row
 from makini_cli.sandbox.errors import ApiError, not_found, validation_failed
 from makini_cli.sandbox.platforms import get_platform
+from makini_cli.sandbox.sync_view import serialize
 from makini_cli.sandbox.transitions import OPEN, SYNC_STATUS_IN_PROGRESS, open_sync
 
 SyncType = Literal["incremental", "full"]
@@ -171,50 +171,6 @@ def start_sync(
         records_total=records,
     )
     return get_sync(conn, now, sync_id)
-
-
-def _progress(row: sqlite3.Row, status: str, at: float) -> dict[str, Any]:
-    scopes: list[str] = json.loads(row["scopes"])
-    total = int(row["records_total"])
-    if status == "queued":
-        return {"scope": None, "records_processed": 0, "records_total": total}
-    if at < row["started_at"]:  # ended before it started
-        return {"scope": None, "records_processed": 0, "records_total": total}
-    if status == "succeeded":
-        share = 1.0
-    else:
-        share = min(1.0, (at - row["started_at"]) / row["expected_duration"])
-    scope = scopes[min(len(scopes) - 1, int(share * len(scopes)))] if scopes else None
-    return {"scope": scope, "records_processed": int(total * share), "records_total": total}
-
-
-def serialize(row: sqlite3.Row, now: float) -> dict[str, Any]:
-    stored = row["status"]
-    if stored == OPEN:
-        status = "running" if now >= row["started_at"] else "queued"
-        at = now
-    else:
-        status = stored
-        at = row["finished_at"]
-    started = row["started_at"] if status != "queued" and at >= row["started_at"] else None
-    error = None
-    if row["error_code"] is not None:
-        error = {"code": row["error_code"], "message": row["error_message"]}
-    return {
-        "id": row["id"],
-        "connection_key": row["connection_key"],
-        "type": row["type"],
-        "trigger": row["trigger"],
-        "scopes": json.loads(row["scopes"]),
-        "status": status,
-        "progress": _progress(row, status, at),
-        "attempt": row["attempt"],
-        "created_at": iso(row["created_at"]),
-        "started_at": iso(started),
-        "finished_at": iso(row["finished_at"]),
-        "error": error,
-        "next_retry_at": iso(row["next_retry_at"]),
-    }
 
 
 def _sync_row(conn: sqlite3.Connection, sync_id: str) -> sqlite3.Row:

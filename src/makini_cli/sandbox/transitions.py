@@ -47,10 +47,10 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from makini_cli.sandbox import connections, events, tokens
+from makini_cli.sandbox import connections, events, sync_view, tokens
 from makini_cli.sandbox.platforms import Platform
 
-OPEN = "queued"  # stored status of a sync that is queued or running
+OPEN = sync_view.OPEN
 # What the documented sync_status says while a sync is open, and once it ends
 # (makini-api-facts: inprogress, done/fulldone).
 SYNC_STATUS_IN_PROGRESS = "inprogress"
@@ -408,8 +408,6 @@ def _sync_body(
     """The body of `sync.completed` / `sync.failed`: the gist, and (ext, additive) the
     ended Sync as `GET /api/system/syncs/{id}` shows it, so that a client following the
     log learns the outcome without asking for each sync."""
-    from makini_cli.sandbox.syncs import serialize  # syncs imports this module
-
     ended = conn.execute("SELECT * FROM syncs WHERE id = ?", (row["id"],)).fetchone()
     return {
         "sync_id": row["id"],
@@ -418,7 +416,7 @@ def _sync_body(
         "scopes": json.loads(row["scopes"]),
         "records_processed": processed,
         "error": error,
-        "sync": serialize(ended, at),
+        "sync": sync_view.serialize(ended, at),
     }
 
 
