@@ -27,6 +27,7 @@ import httpx
 import pytest
 
 from makini_cli.errors import OutputClosed
+from makini_cli.output.deliveries import DeliveryLines
 from makini_cli.output.render import Renderer
 from makini_cli.webhooks import sign
 from makini_cli.webhooks.listener import (
@@ -36,7 +37,6 @@ from makini_cli.webhooks.listener import (
     Listener,
     ListenerThread,
 )
-from makini_cli.webhooks.view import DeliveryLines
 from tests.inproc import invoke
 
 SECRET = "whsec_MfKQ9r3V7xJ2nT8cLw5yHd1sPq6uZa4bEg0iXo3kRtY"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from makini_cli.errors import CliError, ExitCode
+from makini_cli.errors import CliError, ExitCode, OutputClosed
 from makini_cli.models.sync import Sync
 from makini_cli.output.messages import Messages, format_error
 from makini_cli.output.progress import PlainProgress, RateEstimate, RichProgress, totals_line
@@ -256,3 +256,29 @@ def test_rich_progress_marks_finished_rows_by_outcome() -> None:
     assert "✗" in rows[1] and "k2" in rows[1] and "\x1b[31m" in rows[1]
     assert "⊘" in rows[2] and "k3" in rows[2] and "\x1b[33m" in rows[2]
     assert rows[-1].endswith("3 syncs finished in 3.0s: 1 cancelled, 1 failed, 1 succeeded")
+
+
+class _Recording(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes: list[str] = []
+
+    def flush(self) -> None:
+        self.flushes.append(self.getvalue())
+
+
+class _Closed(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError
+
+
+def test_a_line_keeps_our_paint_and_reaches_the_reader_at_once() -> None:
+    out = _Recording()
+    renderer = Renderer(explicit_mode=None, stdout=out, stdout_is_tty=True)
+    painted = "\x1b[32mok\x1b[0m  sync.completed"
+    renderer.line(painted)
+    # Written whole, colour codes and all (`text` would clean them), and flushed with it.
+    assert out.getvalue() == painted + "\n"
+    assert out.flushes == [painted + "\n"]
+    with pytest.raises(OutputClosed):
+        Renderer(explicit_mode=None, stdout=_Closed(), stdout_is_tty=False).line("x")

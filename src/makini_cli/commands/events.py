@@ -184,7 +184,7 @@ def _print_lines(c: "AppContext", found: "Iterator[Event]") -> None:
     width = (out.width or shutil.get_terminal_size().columns) if tty else None
     for event in found:
         now = out.now() if tty else None
-        columns.write_line(out, columns.event_line(event.to_api(), now, paint=paint, width=width))
+        out.line(columns.event_line(event.to_api(), now, paint=paint, width=width))
 
 
 def _failed(c: "AppContext", exc: "APIError", wait: float) -> None:

@@ -232,9 +232,9 @@ def listen(
       makini webhooks listen --secret-file ./wh-secret --forward-to http://localhost:3000/hooks
       makini webhooks listen --port 0 --secret-env WEBHOOK_SECRET -o jsonl | jq .event
     """
+    from makini_cli.output.deliveries import DeliveryLines
     from makini_cli.sandbox.settings import is_loopback
     from makini_cli.webhooks.listener import Listener, ListenError, serve_until_signalled
-    from makini_cli.webhooks.view import DeliveryLines
 
     c = app_ctx(ctx)
     secret = read_secret(c, secret_env, secret_file)

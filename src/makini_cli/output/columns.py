@@ -14,7 +14,6 @@ from makini_cli.output.render import Column
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from makini_cli.output.render import Renderer
 
 
 def _error_text(error: Any) -> str:
@@ -266,15 +265,3 @@ def event_line(
             head[2],
         ]
     return "  ".join([*head, summary]).rstrip()
-
-
-def write_line(out: Renderer, line: str) -> None:
-    """A line `event_line` made (cleaned already, maybe painted), flushed at once: a
-    follow's reader sees each event as it comes. (`Renderer.text` would strip the paint.)"""
-    from makini_cli.errors import OutputClosed
-
-    try:
-        out.stdout.write(line + "\n")
-    except BrokenPipeError as exc:
-        raise OutputClosed() from exc
-    out.flush()

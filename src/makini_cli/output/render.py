@@ -363,6 +363,14 @@ class Renderer:
         """One plain line on stdout; whatever of it came from the server is cleaned."""
         self._write(clean(line) + "\n")
 
+    def line(self, text: str) -> None:
+        """One line we composed, flushed at once (a follow's reader sees each as it
+        comes). It may carry our own colour codes, so it is not cleaned here: the caller
+        cleans every value the server or a sender chose before painting (`text` instead
+        cleans the whole line, paint included)."""
+        self._write(text + "\n")
+        self.flush()
+
     def _write(self, text: str) -> None:
         try:
             self.stdout.write(text)

@@ -6,17 +6,19 @@ programs (piped, `-o json`/`-o jsonl`): one JSON object per line,
 `{"received_at","id","event","connection_key","verdict","forwarded"}`.
 
 Every value the sender chose is cleaned (output/sanitize.py) before our own colour codes
-are added, as Messages does on stderr; lines go out through the run's Renderer stream.
+are added, as Messages does on stderr; lines go out through `Renderer.line`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from makini_cli.errors import OutputClosed
 from makini_cli.output.render import Renderer
 from makini_cli.output.sanitize import clean, dumps
-from makini_cli.webhooks.listener import Delivery
+
+if TYPE_CHECKING:
+    from makini_cli.webhooks.listener import Delivery
 
 #: SGR colour of each verdict: green accepted, yellow worth a look, red rejected.
 VERDICT_COLOURS = {
@@ -41,10 +43,9 @@ class DeliveryLines:
 
     def __call__(self, delivery: Delivery) -> None:
         if self.json_lines:
-            self._write(dumps(delivery.to_json(), separators=(",", ":")) + "\n")
+            self.out.line(dumps(delivery.to_json(), separators=(",", ":")))
         else:
-            self._write(self.line(delivery) + "\n")
-        self.out.flush()
+            self.out.line(self.line(delivery))
 
     def _paint(self, text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
@@ -69,9 +70,3 @@ class DeliveryLines:
         if delivery.reason:
             parts.append(self._paint(f"({clean(delivery.reason)})", DIM))
         return "  ".join(parts).rstrip()
-
-    def _write(self, text: str) -> None:
-        try:
-            self.out.stdout.write(text)
-        except BrokenPipeError as exc:
-            raise OutputClosed() from exc
