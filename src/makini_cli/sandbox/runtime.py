@@ -56,6 +56,7 @@ class Runtime:
             raise
         return runtime
 
-    def reset(self) -> None:
+    def reset(self, now: float) -> None:
+        """Restore the seed at sandbox time `now` (the request's one reading)."""
         with self.store.transaction() as conn:
-            apply_seed(conn, self.now(), self.settings.client_id)
+            apply_seed(conn, now, self.settings.client_id)

@@ -92,8 +92,8 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/sandbox", tags=["sandbox control"])
 
     @router.post("/reset", summary="Restore the seed data")
-    def reset(_: AdminDep, runtime: RuntimeDep) -> dict[str, Any]:
-        runtime.reset()
+    def reset(_: AdminDep, runtime: RuntimeDep, now: NowDep) -> dict[str, Any]:
+        runtime.reset(now)
         return {"data": {"reset": True, "connections": len(SEED_CONNECTIONS)}}
 
     @router.post("/account", summary="Set the account's credit pool (demos, benchmarks)")
