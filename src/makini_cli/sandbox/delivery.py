@@ -198,10 +198,14 @@ def claim_due(
             "INSERT INTO delivery_attempts (delivery_id, at) VALUES (?, ?)", (delivery_id, now)
         )
         assert cursor.lastrowid is not None
+        # The first attempt of a window (the first ever, or after a retry by hand)
+        # opens it: its time bounds the 24 h, its seq counts the window's attempts.
         conn.execute(
             "UPDATE deliveries SET claimed_by = ?, claimed_until = ?,"
+            " window_start_seq = CASE WHEN first_attempt_at IS NULL THEN ?"
+            " ELSE window_start_seq END,"
             " first_attempt_at = COALESCE(first_attempt_at, ?), updated_at = ? WHERE id = ?",
-            (_holder(me), real_now + LEASE_SECONDS, now, now, delivery_id),
+            (_holder(me), real_now + LEASE_SECONDS, cursor.lastrowid, now, now, delivery_id),
         )
         claimed.append(
             Attempt(
@@ -251,12 +255,12 @@ def settle(
         if attempt.at >= end:
             status, next_at = "failed", None
         else:
-            # The window's attempts are told by time: one that reopened a failed
-            # delivery at the very instant of its last attempt (a clock standing still,
-            # as a test's can) would count that one too, and wait twice as long.
+            # Counted by seq from the attempt that opened the window, not by time: a
+            # retry by hand at the very instant of the last attempt must not count it.
+            start = row["window_start_seq"]
             (count,) = conn.execute(
-                "SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id = ? AND at >= ?",
-                (attempt.delivery_id, first),
+                "SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id = ? AND seq >= ?",
+                (attempt.delivery_id, attempt.attempt_seq if start is None else int(start)),
             ).fetchone()
             doublings = min(max(int(count) - 1, 0), _MAX_DOUBLINGS)
             status = "pending"

@@ -234,6 +234,7 @@ MIGRATIONS: tuple[str, ...] = (
         status           TEXT NOT NULL,
         created_at       REAL NOT NULL,
         first_attempt_at REAL,
+        window_start_seq INTEGER,
         next_attempt_at  REAL,
         claimed_by       TEXT,
         claimed_until    REAL,
