@@ -44,7 +44,7 @@ from makini_cli.errors import (
 )
 from makini_cli.terminal import Terminal
 
-ROOT_HELP = """Administer Makini connections and syncs from a terminal or a CI job.
+ROOT_HELP = """Administer Makini connections, syncs and webhooks from a terminal or a CI job.
 
     With nothing configured, every command runs against the bundled sandbox, a local
     server that behaves like Makini.
