@@ -3,6 +3,7 @@ secrets at rest, one-line startup errors, and random faults (`serve --faults`)."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -168,6 +169,58 @@ def test_a_retry_after_a_crash_proceeds_instead_of_waiting_a_day(
         assert "Idempotent-Replayed" not in retried.headers
         assert client.post(path, json=body, headers=headers).headers["Idempotent-Replayed"]
     runtime.store.close()
+
+
+def test_an_idempotent_answer_is_recorded_before_its_last_bytes_go_out(tmp_path: Path) -> None:
+    """A client that sends the same key again the moment it has the answer must get it
+    replayed, never "still being processed": so the record is done before the answer's
+    last bytes leave. Checked at the ASGI `send` of the final body message."""
+    from makini_cli.sandbox import tokens
+    from makini_cli.sandbox.app import create_app
+
+    app = create_app(SandboxSettings(tmp_path / "data"), embedded=True)
+    runtime = app.state.runtime
+    with runtime.store.transaction() as conn:
+        pair = tokens.issue_pair(conn, runtime.now(), "admin", DEMO_CLIENT_ID)
+    body = json.dumps([{"key": "at_once", "value": "yes"}]).encode()
+    path = f"/api/system/connections/{ACTIVE_KEY}/metadata"
+    states: list[str] = []
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            with runtime.store.connection() as conn:
+                states.extend(row[0] for row in conn.execute("SELECT state FROM idempotency"))
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"authorization", f"Bearer {pair.access_token}".encode()),
+            (b"idempotency-key", b"at-once-1"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    runtime.store.close()
+    assert statuses == [200]
+    assert states == ["done"]
 
 
 # ---------------------------------------------------------------------- 2. request limits

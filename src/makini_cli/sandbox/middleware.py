@@ -554,18 +554,7 @@ class SandboxMiddleware:
         status: int | None = None
         headers: list[tuple[str, str]] = []
         chunks: list[bytes] = []
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                headers.extend(
-                    (k.decode("latin-1"), v.decode("latin-1"))
-                    for k, v in message.get("headers", [])
-                )
-            elif message["type"] == "http.response.body":
-                chunks.append(bytes(message.get("body", b"")))
-            await send(message)
+        settled = False
 
         def settle() -> None:
             with store.transaction() as conn:
@@ -576,13 +565,33 @@ class SandboxMiddleware:
                 else:
                     idempotency.abandon(conn, claim.subject, claim.lookup, owner=owner)
 
+        async def capture(message: Message) -> None:
+            nonlocal status, settled
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                headers.extend(
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in message.get("headers", [])
+                )
+            elif message["type"] == "http.response.body":
+                chunks.append(bytes(message.get("body", b"")))
+                if not message.get("more_body", False):
+                    # Recorded before the answer's last bytes go out: a client that sends
+                    # the same key again as soon as it has the answer gets it replayed,
+                    # never a 409 "still being processed" for work already done.
+                    await run_in_threadpool(settle)
+                    settled = True
+            await send(message)
+
         try:
             await app(scope, receive, capture)
         except BaseException:
-            status = None
-            await run_in_threadpool(settle)
+            if not settled:
+                status = None
+                await run_in_threadpool(settle)
             raise
-        await run_in_threadpool(settle)
+        if not settled:
+            await run_in_threadpool(settle)
 
 
 def json_too_deep(body: bytes, limit: int) -> bool:
