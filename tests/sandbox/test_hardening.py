@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.types import Message
 
 from makini_cli.sandbox import chaos, idempotency
 from makini_cli.sandbox.chaos import ChaosPlan, ChaosSpecError, parse_spec
@@ -187,10 +188,10 @@ def test_an_idempotent_answer_is_recorded_before_its_last_bytes_go_out(tmp_path:
     states: list[str] = []
     statuses: list[int] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return {"type": "http.request", "body": body, "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if message["type"] == "http.response.start":
             statuses.append(message["status"])
         if message["type"] == "http.response.body" and not message.get("more_body"):
