@@ -51,6 +51,19 @@ def runtime(settings: SandboxSettings, manual_clock: ManualClock) -> Iterator[Ru
     opened.store.close()
 
 
+def _outage_on_a_schedule(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture, seconds: float
+) -> float:
+    """The active connection on a 15-minute schedule, its system down for `seconds` from
+    now, with the scheduler's warnings captured; answers that start time."""
+    caplog.set_level(logging.WARNING, logger="makini_cli.sandbox")
+    start = runtime.now()
+    with runtime.store.transaction() as conn:
+        schedules.put_schedule(conn, start, ACTIVE_KEY, enabled=True, interval_minutes=15)
+        health.start_outage(conn, start, ACTIVE_KEY, seconds)
+    return start
+
+
 def _advance(runtime: Runtime, manual_clock: ManualClock, seconds: float) -> None:
     manual_clock.advance(seconds)
     scheduler.advance(runtime.store, runtime.now())
@@ -136,11 +149,7 @@ def test_a_jump_across_an_outage_replays_it_in_time_order(
 def test_a_week_long_jump_is_done_in_one_call(
     runtime: Runtime, manual_clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="makini_cli.sandbox")
-    start = runtime.now()
-    with runtime.store.transaction() as conn:
-        schedules.put_schedule(conn, start, ACTIVE_KEY, enabled=True, interval_minutes=15)
-        health.start_outage(conn, start, ACTIVE_KEY, 6.5 * DAY)
+    start = _outage_on_a_schedule(runtime, caplog, 6.5 * DAY)
     manual_clock.advance(7 * DAY)
     now = runtime.now()
     report = scheduler.advance(runtime.store, now)
@@ -167,11 +176,7 @@ def test_a_week_long_jump_is_done_in_one_call(
 def test_a_retry_blocked_by_a_running_sync_runs_when_that_sync_ends(
     runtime: Runtime, manual_clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="makini_cli.sandbox")
-    start = runtime.now()
-    with runtime.store.transaction() as conn:
-        schedules.put_schedule(conn, start, ACTIVE_KEY, enabled=True, interval_minutes=15)
-        health.start_outage(conn, start, ACTIVE_KEY, 2 * HOUR)
+    _outage_on_a_schedule(runtime, caplog, 2 * HOUR)
     _advance(runtime, manual_clock, 900 + 10)  # the scheduled run failed: retry in a minute
     retry_at = _schedule(runtime)["retry_at"]
     assert retry_at is not None and retry_at > runtime.now()
@@ -195,11 +200,7 @@ def test_a_retry_blocked_by_a_running_sync_runs_when_that_sync_ends(
 def test_a_retry_that_cannot_run_is_not_due(
     runtime: Runtime, manual_clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="makini_cli.sandbox")
-    start = runtime.now()
-    with runtime.store.transaction() as conn:
-        schedules.put_schedule(conn, start, ACTIVE_KEY, enabled=True, interval_minutes=15)
-        health.start_outage(conn, start, ACTIVE_KEY, 2 * HOUR)
+    _outage_on_a_schedule(runtime, caplog, 2 * HOUR)
     _advance(runtime, manual_clock, 900 + 10)
     with runtime.store.transaction() as conn:
         health.break_credentials(conn, runtime.now(), ACTIVE_KEY)

@@ -232,9 +232,10 @@ def listen(
       makini webhooks listen --secret-file ./wh-secret --forward-to http://localhost:3000/hooks
       makini webhooks listen --port 0 --secret-env WEBHOOK_SECRET -o jsonl | jq .event
     """
+    from makini_cli.binding import BindError
     from makini_cli.output.deliveries import DeliveryLines
     from makini_cli.sandbox.settings import is_loopback
-    from makini_cli.webhooks.listener import Listener, ListenError, serve_until_signalled
+    from makini_cli.webhooks.listener import Listener, serve_until_signalled
 
     c = app_ctx(ctx)
     secret = read_secret(c, secret_env, secret_file)
@@ -283,7 +284,7 @@ def listen(
 
     try:
         counts = serve_until_signalled(listener, host, port, on_ready=ready)
-    except ListenError as exc:
+    except BindError as exc:
         raise UsageError(
             str(exc), hint="choose another --port, or --port 0 for any free one"
         ) from None

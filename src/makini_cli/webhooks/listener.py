@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from makini_cli.binding import BindError, bind, socket_url
+from makini_cli.binding import bind, socket_url
 from makini_cli.webhooks.signature import explain_failure, verify_signature
 
 if TYPE_CHECKING:
@@ -156,8 +156,6 @@ class ForwardPolicy:
 RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
-#: The address cannot be listened on (one line: which, and why).
-ListenError = BindError
 
 
 
@@ -294,7 +292,7 @@ class Listener:
         sock: socket.socket | None = None,
     ) -> Counts:
         """Serve until `stop` is set, then finish what is under way (within `grace`
-        seconds) and return the counts. Raises ListenError when the address is taken."""
+        seconds) and return the counts. Raises BindError when the address is taken."""
         self._stop = stop
         sock = sock or bind(host, port)
         try:
