@@ -25,7 +25,9 @@ the standard library only, and anything else inside the function that needs it.
 
 Completers for Typer parameters (`autocompletion=`): `choices(...)`,
 `complete_profiles`, `complete_connection_keys`, `complete_sync_ids`,
-`complete_webhook_ids`, `complete_delivery_ids` (a function that
+`complete_webhook_ids`, `complete_delivery_ids`, `complete_entities`,
+`complete_custom_field_names`, `complete_raw_tables` (the last three read the connection
+from `--connection` or the command's first argument) (a function that
 calls one of them and returns its result unchanged counts as that one). Keep to these: the
 saved description knows them by kind and answers without Typer. Another completer still
 works, but each Tab on it builds the app (slow), and it gets no context (`ctx` is None).
@@ -56,6 +58,8 @@ MAX_SYNCS = 200
 MAX_WEBHOOKS = 200
 MAX_DELIVERIES = 200
 MAX_SCOPES = 20
+#: custom field names or raw tables kept per connection
+MAX_PER_CONNECTION = 500
 MAX_DESCRIPTION = 60
 
 #: One completion: the value, and a description for the shells that show one (zsh, fish).
@@ -187,9 +191,40 @@ def remember_deliveries(scope: str, items: Iterable[tuple[str, str | None]]) -> 
     _update(scope, "deliveries", lambda old: _merge(_clean_items(items), old, MAX_DELIVERIES))
 
 
+def remember_custom_fields(
+    scope: str, connection_key: str, items: Iterable[tuple[str, str | None]]
+) -> None:
+    """Offer these custom field names of one connection on Tab (`custom-fields delete KEY
+    <Tab>`, `records list … --fields <Tab>`). `items` are `(name, description)` pairs, e.g.
+    `(f.name, f"{f.entity} · {f.source}")`: every field of the connection (a full list
+    replaces what was known). Best effort: never raises."""
+    _update(
+        scope,
+        f"custom_fields:{connection_key}",
+        lambda old: _clean_items(items)[:MAX_PER_CONNECTION],
+    )
+
+
+def remember_raw_tables(
+    scope: str, connection_key: str, items: Iterable[tuple[str, str | None]]
+) -> None:
+    """Offer these raw table names of one connection on Tab (`raw rows KEY <Tab>`).
+    `items` are `(table, description)` pairs: every table (replaces what was known)."""
+    _update(
+        scope, f"raw_tables:{connection_key}", lambda old: _clean_items(items)[:MAX_PER_CONNECTION]
+    )
+
+
+def remember_category(scope: str, connection_key: str, category: str) -> None:
+    """The category (eam, erp, wms) a connection's records are read through, so that
+    `records list <Tab>` offers that category's entities only."""
+    _update(scope, f"category:{connection_key}", lambda old: _clean_items([(category, None)]))
+
+
 def cached(scope: str, kind: str) -> list[Item]:
-    """What the cache holds for `scope`: kind is "connections", "syncs", "webhooks" or
-    "deliveries"."""
+    """What the cache holds for `scope`: kind is "connections", "syncs", "webhooks",
+    "deliveries", or a per-connection kind ("custom_fields:KEY", "raw_tables:KEY",
+    "category:KEY")."""
     entry = _load_values().get("scopes", {}).get(scope, {})
     rows = entry.get(kind, []) if isinstance(entry, dict) else []
     return [(str(row[0]), row[1]) for row in rows if _is_row(row)]
@@ -286,10 +321,19 @@ _describing = False
 
 
 class _Words:
-    """What a completer learns on the fast path: the root options typed so far."""
+    """What a completer learns on the fast path: the root options typed so far, and the
+    command's own option values and arguments (a custom field name depends on the
+    connection key before it)."""
 
-    def __init__(self, flags: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        flags: Mapping[str, str],
+        options: Mapping[str, str] | None = None,
+        positional: Sequence[str] = (),
+    ) -> None:
         self.flags = dict(flags)
+        self.options = dict(options or {})
+        self.positional = list(positional)
 
 
 def _root_flags(ctx: Any) -> dict[str, Any]:
@@ -371,6 +415,61 @@ def complete_delivery_ids(incomplete: str = "", ctx: Any = None) -> list[Complet
     return _from_cache(ctx, "deliveries", incomplete)
 
 
+def complete_entities(incomplete: str = "", ctx: Any = None) -> list[Completion]:
+    """Entity names (`work-orders`), those of the connection's category first when the
+    cache knows it (`--connection KEY` on the line); each described by its categories."""
+    if _describing:
+        return _spec({"kind": "entities"})
+    from makini_cli.vocabulary import ENTITIES
+
+    known = _connection_cached(ctx, "category")
+    categories = [known[0][0]] if known else list(ENTITIES)
+    items: dict[str, list[str]] = {}
+    for category in categories:
+        for entity in ENTITIES.get(category, ()):
+            items.setdefault(entity, []).append(category)
+    return _out(((name, ", ".join(cats)) for name, cats in items.items()), incomplete)
+
+
+def complete_custom_field_names(incomplete: str = "", ctx: Any = None) -> list[Completion]:
+    """Custom field names of the connection on the line (its KEY argument or
+    `--connection`), as `custom-fields list KEY` last showed them (the cache)."""
+    if _describing:
+        return _spec({"kind": "custom_fields"})
+    return _out(_connection_cached(ctx, "custom_fields"), incomplete)
+
+
+def complete_raw_tables(incomplete: str = "", ctx: Any = None) -> list[Completion]:
+    """Raw table names of the connection on the line, as `raw tables KEY` last showed
+    them (the cache)."""
+    if _describing:
+        return _spec({"kind": "raw_tables"})
+    return _out(_connection_cached(ctx, "raw_tables"), incomplete)
+
+
+def _line_connection(ctx: Any) -> str | None:
+    """The connection a command line names: `--connection KEY`, else its first argument."""
+    if isinstance(ctx, _Words):
+        found = ctx.options.get("connection") or (ctx.positional[0] if ctx.positional else None)
+        return str(found) if found else None
+    params = getattr(ctx, "params", None)
+    if not isinstance(params, Mapping):
+        return None
+    for name in ("connection", "key"):
+        value = params.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _connection_cached(ctx: Any, kind: str) -> list[Item]:
+    key = _line_connection(ctx)
+    where = _current_scope(_root_flags(ctx))
+    if key is None or where is None:
+        return []
+    return cached(where, f"{kind}:{key}")
+
+
 def _from_cache(ctx: Any, kind: str, incomplete: str) -> list[Completion]:
     where = _current_scope(_root_flags(ctx))
     if where is None:
@@ -423,7 +522,7 @@ def _clean_pairs(items: Iterable[Item]) -> list[Item]:
 #             "hidden", "help", "complete", "index"}; an argument: {"dest", "nargs",
 #             "complete", "index"}. "complete" is None (no values: the shell may offer
 # files), a spec {"kind": "choices"|"profiles"|"connections"|"syncs"|"webhooks"|
-# "deliveries"|"live", …}.
+# "deliveries"|"entities"|"custom_fields"|"raw_tables"|"live", …}.
 
 
 def describe(command: Any, global_options: Iterable[str] = ()) -> dict[str, Any]:
@@ -684,6 +783,8 @@ class _Walk:
         self.node = node
         self.path: list[str] = []
         self.flags: dict[str, str] = {}
+        #: the values of the current command's own options, by dest
+        self.options: dict[str, str] = {}
         self.used: set[int] = set()
         self.positional: list[str] = []
         self.dashdash = False
@@ -712,6 +813,7 @@ def _walk(root: dict[str, Any], args: list[str]) -> _Walk:
                 walk.path.append(token)
                 walk.used = set()
                 walk.positional = []
+                walk.options = {}
             else:
                 walk.positional.append(token)
             continue
@@ -744,6 +846,8 @@ def _walk(root: dict[str, Any], args: list[str]) -> _Walk:
             i += needed
         if owner is root and option.get("dest"):
             walk.flags[str(option["dest"])] = value
+        elif owner is walk.node and option.get("dest"):
+            walk.options[str(option["dest"])] = value
     return walk
 
 
@@ -777,6 +881,9 @@ _DYNAMIC: dict[str, Completer] = {
     "syncs": complete_sync_ids,
     "webhooks": complete_webhook_ids,
     "deliveries": complete_delivery_ids,
+    "entities": complete_entities,
+    "custom_fields": complete_custom_field_names,
+    "raw_tables": complete_raw_tables,
 }
 
 
@@ -793,7 +900,9 @@ def _values(
     elif kind in _DYNAMIC:
         items = [
             (value, text or None)
-            for value, text in _DYNAMIC[str(kind)](incomplete, ctx=_Words(walk.flags))
+            for value, text in _DYNAMIC[str(kind)](
+                incomplete, ctx=_Words(walk.flags, walk.options, walk.positional)
+            )
         ]
     else:
         raise _NeedsApp(owner_path, int(param["index"]))

@@ -39,7 +39,10 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.ABORTED: "aborted: confirmation declined, or input needed under --no-input",
     ExitCode.CONFLICT: "conflict: sync already running (--if-running fail), other 409",
     ExitCode.PENDING: "still pending: a wait or watch reached --timeout; the job goes on",
-    ExitCode.CHECK_FAILED: "check failed: a webhook signature did not verify (`webhooks verify`)",
+    ExitCode.CHECK_FAILED: (
+        "check failed: a webhook signature did not verify (`webhooks verify`), or"
+        " `custom-fields diff` found drift"
+    ),
     ExitCode.SYNC_FAILED: "the sync ended failed",
     ExitCode.SYNC_CANCELLED: "the sync was cancelled",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C); a wait detaches, the server job goes on",

@@ -42,6 +42,10 @@ _NOT_FOUND: tuple[tuple[re.Pattern[str], str], ...] = (
         "no such metadata entry; `makini connections metadata get KEY` lists them",
     ),
     (
+        re.compile(r"^/api/system/connections/[^/]+/custom-fields/"),
+        "no such custom field; `makini custom-fields list KEY` lists them",
+    ),
+    (
         re.compile(r"^/api/system/connections/[^/]+/(syncs|schedule)"),
         "check the connection key; `makini connections list` shows the keys",
     ),

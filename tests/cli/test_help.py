@@ -78,7 +78,7 @@ def test_closed_sets_are_validated_with_exit_2(argv: tuple[str, ...], valid: str
 
 def test_help_promises_only_what_exists() -> None:
     text = run("--help").stdout + run("help", "exit-codes", "-o", "json").stdout
-    for missing in ("doctor", "diff"):
+    for missing in ("doctor",):
         assert missing not in text.lower(), missing
 
 

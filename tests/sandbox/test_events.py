@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -43,10 +43,17 @@ ENTITY_EVENTS = frozenset(
 
 @dataclass(frozen=True)
 class View:
-    """What the API shows: each connection's status and health, and every sync."""
+    """What the API shows: each connection's status and health, every sync, every custom
+    field, and the records a test watches by their `updatedAt`."""
 
     connections: dict[str, dict[str, Any]]
     syncs: dict[str, dict[str, Any]]
+    fields: dict[str, dict[str, Any]]
+    records: dict[str, str]
+
+
+#: A record to watch: (connection key, "eam/work-orders", record key).
+Watched = tuple[str, str, str]
 
 
 class Log:
@@ -68,14 +75,24 @@ class Log:
         return fresh
 
 
-def _observe(client: httpx.Client, admin: dict[str, str]) -> View:
+def _observe(client: httpx.Client, admin: dict[str, str], watched: Sequence[Watched] = ()) -> View:
     listed = all_pages(client, "/api/system/connections?per_page=500", admin)
     connections = {c["key"]: {"status": c["status"], "health": c["health"]} for c in listed}
     syncs: dict[str, dict[str, Any]] = {}
+    fields: dict[str, dict[str, Any]] = {}
     for key in connections:
         for sync in all_pages(client, f"/api/system/connections/{key}/syncs?per_page=500", admin):
             syncs[sync["id"]] = sync
-    return View(connections, syncs)
+        for field in all_pages(client, f"/api/system/connections/{key}/custom-fields", admin):
+            fields[field["key"]] = field | {"connection_key": key}
+    records: dict[str, str] = {}
+    for key, path, record_key in watched:
+        if key in connections:
+            token = connection_token(client, admin, key)
+            answer = client.get(f"/api/{path}/{record_key}", headers=token)
+            if answer.status_code == 200:
+                records[record_key] = answer.json()["data"]["updatedAt"]
+    return View(connections, syncs, fields, records)
 
 
 def _explain(before: View, after: View, fresh: list[dict[str, Any]]) -> None:
@@ -178,6 +195,40 @@ def _explain(before: View, after: View, fresh: list[dict[str, Any]]) -> None:
                 problems.append(f"sync {sync_id} vanished open, told as {end}")
             else:
                 explained.add(end["id"])
+    for field_key in before.fields.keys() | after.fields.keys():
+        was_field, now_field = before.fields.get(field_key), after.fields.get(field_key)
+        if was_field == now_field:
+            continue
+        told = [e for e in fresh if e["event"].startswith("custom_field.")]
+        told = [e for e in told if e["body"]["key"] == field_key]
+        name = (
+            "custom_field.created"
+            if was_field is None
+            else "custom_field.deleted"
+            if now_field is None
+            else "custom_field.updated"
+        )
+        shown = now_field or was_field
+        assert shown is not None
+        body: Any = (
+            {k: v for k, v in shown.items() if k != "connection_key"}
+            if now_field is not None
+            else {"key": field_key, "entity": shown["entity"], "name": shown["name"]}
+        )
+        if [(e["event"], e["body"], e["connection_key"]) for e in told] != [
+            (name, body, shown["connection_key"])
+        ]:
+            problems.append(f"custom field {field_key}: {was_field}→{now_field} told as {told}")
+        explained.update(e["id"] for e in told)
+    for record_key in before.records.keys() | after.records.keys():
+        was_time, now_time = before.records.get(record_key), after.records.get(record_key)
+        if was_time == now_time or now_time is None:
+            continue
+        action = "inserted" if was_time is None else "updated"
+        told = [e for e in fresh if e["event"] in ENTITY_EVENTS and record_key in e["body"]]
+        if [(e["event"].split(".")[1], e["created_at"]) for e in told] != [(action, now_time)]:
+            problems.append(f"record {record_key}: {was_time}→{now_time} told as {told}")
+        explained.update(e["id"] for e in told)
     unexplained = [e for e in fresh if e["id"] not in explained]
     assert not problems and not unexplained, (problems, unexplained)
 
@@ -189,12 +240,13 @@ def test_every_change_seen_through_the_api_has_its_event(
     admin = bearer(token_pair(client)["access_token"])
     log = Log(client, admin)
     assert log.new() == []  # the seed is the world before any event
+    watched: list[Watched] = []
     view = _observe(client, admin)
 
     def step(action: Callable[[], object], *, requested: bool) -> list[dict[str, Any]]:
         nonlocal view
         action()
-        after = _observe(client, admin)
+        after = _observe(client, admin, watched)
         fresh = log.new()
         _explain(view, after, fresh)
         if requested:  # done by one request, at one time: the clock did not move
@@ -252,6 +304,60 @@ def test_every_change_seen_through_the_api_has_its_event(
     assert view.syncs[doomed["id"]]["error"]["code"] == "REAUTHORIZATION_REQUIRED"
     step(lambda: post(f"/sandbox/connections/{key}/fix-credentials"), requested=True)
     assert view.connections[key] == {"status": "active", "health": "online"}
+
+    # A custom field defined, changed and removed; a record written and changed.
+    fields = f"/api/system/connections/{key}/custom-fields"
+    field = step(
+        lambda: post(
+            fields,
+            {
+                "entity": "work-orders",
+                "name": "inspector",
+                "source": "custom_inspections.inspector",
+                "type": "string",
+            },
+            201,
+        ),
+        requested=True,
+    )
+    assert [e["event"] for e in field] == ["custom_field.created"]
+    field_key = field[0]["body"]["key"]
+    step(
+        lambda: client.patch(f"{fields}/{field_key}", json={"type": "number"}, headers=admin),
+        requested=True,
+    )
+    same = step(
+        lambda: client.patch(f"{fields}/{field_key}", json={"type": "number"}, headers=admin),
+        requested=True,
+    )
+    assert same == []  # no change, no event
+    step(lambda: client.delete(f"{fields}/{field_key}", headers=admin), requested=True)
+    token = connection_token(client, admin, key)
+    asset = client.get("/api/eam/assets?per_page=1", headers=token).json()["data"][0]["key"]
+    order = {
+        "title": "Inspect pump",
+        "assetKey": asset,
+        "severity": "high",
+        "scheduledAt": "2025-02-01",
+    }
+    made: dict[str, Any] = {}
+
+    def write() -> None:
+        answer = client.post("/api/eam/work-orders", json=order, headers=token)
+        assert answer.status_code == 201, answer.text
+        made.update(answer.json()["data"])
+        watched.append((key, "eam/work-orders", made["key"]))
+
+    wrote = step(write, requested=True)
+    assert [(e["event"], e["body"]) for e in wrote] == [("work_orders.inserted", [made["key"]])]
+    manual_clock.advance(1)
+    changed = step(
+        lambda: client.put(
+            f"/api/eam/work-orders/{made['key']}/status", json={"statusKey": "done"}, headers=token
+        ),
+        requested=True,
+    )
+    assert [e["event"] for e in changed] == ["work_orders.updated"]
 
     # Cancelled by hand, and with its connection.
     queued = start_sync(key)

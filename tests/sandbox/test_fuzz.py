@@ -84,6 +84,7 @@ def _config(connection: str, table: str) -> str:
     )
 
 
+@pytest.mark.timeout(300)  # about 120 operations; slow on a loaded 2-core machine
 @pytest.mark.parametrize("extensions", [True, False])
 def test_generated_requests_get_declared_answers(
     make_sandbox: Callable[..., httpx.Client], extensions: bool, tmp_path: Path

@@ -530,7 +530,8 @@ def test_documented_sync_calls_with_a_connection_token(
 
 
 def test_data_calls_answer_by_health(client: httpx.Client, admin: dict[str, str]) -> None:
-    """Contract §5: offline → 503 SYSTEM_UNREACHABLE, reauth → 409, else (no records yet) 404."""
+    """Contract §5: offline → 503 SYSTEM_UNREACHABLE, reauth → 409, else the records (here a
+    path of another category: 404)."""
     key = ACTIVE_KEY
     conn_headers = connection_token(client, admin, key)
     path = "/api/eam/work-orders"

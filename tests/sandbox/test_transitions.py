@@ -13,7 +13,16 @@ from typing import Any
 import pytest
 
 import makini_cli.sandbox
-from makini_cli.sandbox import events, health, scheduler, schedules, syncs, transitions
+from makini_cli.sandbox import (
+    events,
+    health,
+    records,
+    scheduler,
+    schedules,
+    syncs,
+    transitions,
+    unified,
+)
 from makini_cli.sandbox.clock import ManualClock, iso
 from makini_cli.sandbox.platforms import get_platform
 from makini_cli.sandbox.runtime import Runtime
@@ -25,7 +34,8 @@ HOUR = 3_600.0
 SANDBOX_SOURCES = Path(makini_cli.sandbox.__file__).parent
 # A write of the state tables: what only transitions.py may do.
 STATE_WRITE = re.compile(
-    r"\b(UPDATE|INSERT\s+INTO|DELETE\s+FROM|REPLACE\s+INTO)\s+(connections|syncs|outages)\b",
+    r"\b(UPDATE|INSERT\s+INTO|DELETE\s+FROM|REPLACE\s+INTO)\s+"
+    r"(connections|syncs|outages|custom_fields|record_changes)\b",
     re.IGNORECASE,
 )
 #: Who else may, and why: the migrations, and the seed, which builds the world before any
@@ -90,12 +100,17 @@ def test_the_grep_sees_the_writes_it_guards() -> None:
     # The guard above would pass vacuously if its pattern missed the statements' form.
     text = (SANDBOX_SOURCES / "transitions.py").read_text()
     writes = {match.group(2).lower() for match in STATE_WRITE.finditer(text)}
-    assert writes == {"connections", "syncs", "outages"}
+    assert writes == {"connections", "syncs", "outages", "custom_fields", "record_changes"}
     assert STATE_WRITE.search('conn.execute("UPDATE  syncs SET status = ?")')
 
 
 def test_a_fresh_sandbox_has_an_empty_log(runtime: Runtime) -> None:
     assert _events(runtime) == []
+
+
+def _entity_of(platform_key: str, scope: str) -> unified.Entity:
+    platform = get_platform(platform_key)
+    return next(s.entity for s in unified.sources(platform).values() if s.entity.scope == scope)
 
 
 def test_a_successful_sync_announces_its_records_then_completes(
@@ -136,44 +151,99 @@ def test_a_successful_sync_announces_its_records_then_completes(
         "error": None,
     }
     assert completed["created_at"] == iso(row["finished_at"])
-    # The records' events come first, at the same time: the first sync inserts them all.
-    entity_scopes = [s for s in first["scopes"] if s in transitions.SCOPE_PREFIXES]
-    assert entity_scopes  # the platform syncs some entity Makini announces
+    # The records' events come first, at the same time: the first sync imports what is
+    # there, so it names the connection's first records as inserted and changes none.
+    entity_scopes = [s for s in first["scopes"] if s in events.ENTITY_EVENT_ENTITIES]
+    assert entity_scopes == ["sites", "assets", "work_orders"]
     assert [e["event"] for e in logged[:-1]] == [f"{s}.inserted" for s in entity_scopes]
     for event, scope in zip(logged[:-1], entity_scopes, strict=True):
         assert event["created_at"] == completed["created_at"]
+        entity = _entity_of("inextia", scope)
         keys = event["body"]
-        assert 0 < len(keys) <= transitions.MAX_KEYS_PER_EVENT
-        assert keys == sorted(set(keys))
-        assert all(re.fullmatch(r"\d{14}", k) for k in keys)
-        assert all(k.startswith(transitions.SCOPE_PREFIXES[scope]) for k in keys)
+        assert keys == [
+            unified.record_key(key, entity, n) for n in range(1, transitions.MAX_KEYS_PER_EVENT + 1)
+        ]
+    with runtime.store.connection() as conn:
+        changed = conn.execute(
+            "SELECT COUNT(*) FROM record_changes WHERE connection_key = ?", (key,)
+        ).fetchone()[0]
+    assert changed == 0
 
 
-def test_entity_keys_are_deterministic_and_later_syncs_mostly_update(runtime: Runtime) -> None:
-    assert set(transitions.SCOPE_PREFIXES) == set(events.ENTITY_EVENT_ENTITIES)
-    row = {
-        "id": "sync_0123456789abcdef",
-        "connection_key": ACTIVE_KEY,
-        "scopes": json.dumps(["sites", "locations", "assets", "work_orders", "purchase_orders"]),
-        "records_total": 5 * 40,
-    }
-    later = transitions.changed_keys(row, first=False)  # type: ignore[arg-type]
-    assert later == transitions.changed_keys(row, first=False)  # type: ignore[arg-type]
-    names = [name for name, _ in later]
-    assert not any(name.startswith("locations.") for name in names)
-    updated = sum(len(keys) for name, keys in later if name.endswith(".updated"))
-    inserted = sum(len(keys) for name, keys in later if name.endswith(".inserted"))
-    assert updated > inserted > 0
-    first = transitions.changed_keys(row, first=True)  # type: ignore[arg-type]
-    assert [name for name, _ in first] == [
-        "sites.inserted",
-        "assets.inserted",
-        "work_orders.inserted",
-        "purchase_orders.inserted",
+def _later_sync(runtime: Runtime, manual_clock: ManualClock) -> dict[str, Any]:
+    with runtime.store.transaction() as conn:
+        sync = syncs.start_sync(conn, runtime.now(), ACTIVE_KEY)
+    _advance(runtime, manual_clock, 400)
+    row = _sync_row(runtime, sync["id"])
+    assert (row["type"], row["status"]) == ("incremental", "succeeded")
+    return row
+
+
+def test_a_later_sync_changes_real_records_and_its_events_name_them(
+    runtime: Runtime, manual_clock: ManualClock
+) -> None:
+    row = _later_sync(runtime, manual_clock)
+    told = [
+        e for e in _events(runtime, ACTIVE_KEY) if e["event"].endswith((".inserted", ".updated"))
     ]
-    assert all(len(keys) == transitions.MAX_KEYS_PER_EVENT for _, keys in first)
-    other = transitions.changed_keys({**row, "id": "sync_fedcba9876543210"}, first=True)  # type: ignore[arg-type]
-    assert {k for _, keys in other for k in keys}.isdisjoint({k for _, ks in first for k in ks})
+    # An ERP system: of the entities Makini announces, it has sites and purchase orders.
+    assert {e["event"].split(".")[0] for e in told} == {"sites", "purchase_orders"}
+    updated = sum(len(e["body"]) for e in told if e["event"].endswith(".updated"))
+    inserted = sum(len(e["body"]) for e in told if e["event"].endswith(".inserted"))
+    assert updated > inserted > 0
+    platform = get_platform("sap-s4hana")
+    scopes = json.loads(row["scopes"])
+    with runtime.store.connection() as conn:
+        for event in told:
+            assert event["created_at"] == iso(row["finished_at"])
+            scope, action = event["event"].split(".")
+            entity = _entity_of("sap-s4hana", scope)
+            view = records.Records(
+                conn, platform, ACTIVE_KEY, unified.sources(platform)[entity.path]
+            )
+            assert event["body"] == sorted(set(event["body"]))
+            for key in event["body"]:
+                record = view.get(key)
+                assert record is not None, key
+                assert record["updatedAt"] == iso(row["finished_at"])
+                number = view.number_of(key)
+                assert number is not None
+                assert (number > view.size) == (action == "inserted")
+        changed = dict(
+            conn.execute(
+                "SELECT entity, COUNT(*) FROM record_changes WHERE connection_key = ?"
+                " GROUP BY entity",
+                (ACTIVE_KEY,),
+            ).fetchall()
+        )
+    # Scopes Makini announces nothing of change too; each sync's writes are bounded.
+    assert {"products", "sales-orders", "vendors", "customers"} <= set(changed)
+    assert all(0 < n <= transitions.MAX_KEYS_PER_EVENT for n in changed.values())
+    assert len(changed) <= len(scopes)
+
+
+def test_a_sync_changes_the_same_records_whenever_it_runs(runtime: Runtime) -> None:
+    platform = get_platform("sap-s4hana")
+
+    def changes(sync_id: str) -> list[tuple[str, list[str]]]:
+        row: Any = {
+            "id": sync_id,
+            "connection_key": ACTIVE_KEY,
+            "scopes": json.dumps(["sites", "purchase_orders", "products"]),
+            "records_total": 3 * 40,
+        }
+        with runtime.store.connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                return transitions.sync_record_changes(conn, row, 1.0e9, platform, first=False)
+            finally:
+                conn.execute("ROLLBACK")
+
+    once = changes("sync_0123456789abcdef")
+    assert once == changes("sync_0123456789abcdef")
+    # Products change too, but Makini announces no event for them.
+    assert {name.split(".")[0] for name, _ in once} == {"sites", "purchase_orders"}
+    assert changes("sync_fedcba9876543210") != once
 
 
 def test_health_changes_tell_both_ways_and_rejected_credentials_ask_for_reauth(

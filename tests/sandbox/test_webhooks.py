@@ -293,3 +293,9 @@ def test_webhooks_need_an_admin_token_and_extensions(
         404,
         "NOT_FOUND",
     )
+
+
+def test_the_cli_offers_every_event_the_sandbox_records() -> None:
+    from makini_cli.commands.events import EVENT_NAMES as CLI_EVENT_NAMES
+
+    assert sorted(CLI_EVENT_NAMES) == sorted(EVENT_NAMES)

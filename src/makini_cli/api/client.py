@@ -101,6 +101,25 @@ class ApiResponse:
         return self.body
 
 
+@dataclass
+class Page:
+    """One page of a list: its items and the envelope's `meta` (empty when it had none)."""
+
+    items: list[Any]
+    meta: Mapping[str, Any]
+    request_id: str | None
+
+    @property
+    def total(self) -> int | None:
+        """`meta.total`: how many items the whole list holds, when the server says."""
+        value = self.meta.get("total")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+#: Fetches one page of a list: (path, query) → the answer (see `ApiClient.pages`).
+PageGetter = Callable[[str, Mapping[str, Any]], ApiResponse]
+
+
 class ApiClient:
     def __init__(
         self,
@@ -401,12 +420,32 @@ class ApiClient:
         limit: int | None = None,
         per_page: int | None = None,
         auth: AuthMode = "admin",
+        send: PageGetter | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Yield every item of a list endpoint, one page in memory at a time.
 
         Follows `next_cursor` when a page carries one (Makini's FAQ describes cursor paging
-        for some endpoints), otherwise `meta.current_page`/`last_page`.
+        for some endpoints), otherwise `meta.current_page`/`last_page`. `send` fetches each
+        page instead of a GET with `auth` (a connection token renewed on the way).
         """
+        for page in self.pages(
+            path, params=params, limit=limit, per_page=per_page, auth=auth, send=send
+        ):
+            yield from page.items
+
+    def pages(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        per_page: int | None = None,
+        auth: AuthMode = "admin",
+        send: PageGetter | None = None,
+    ) -> Iterator[Page]:
+        """`paginate` a page at a time: each page's items (the last cut to `limit`) and
+        its `meta`, for a caller that works per page (a CSV header from the first page, a
+        "showing N of M" note)."""
         if limit is not None and limit <= 0:
             return
         size = per_page or (min(limit, DEFAULT_PER_PAGE) if limit else DEFAULT_PER_PAGE)
@@ -416,7 +455,10 @@ class ApiClient:
         yielded = 0
         seen_pages = 0
         while True:
-            page = self.request("GET", path, params=query, auth=auth)
+            if send is None:
+                page = self.request("GET", path, params=query, auth=auth)
+            else:
+                page = send(path, dict(query))
             body = page.body if isinstance(page.body, dict) else {}
             items = body.get("data")
             if not isinstance(items, list):
@@ -424,14 +466,15 @@ class ApiClient:
                     f"{path} did not answer a list",
                     request_id=page.request_id,
                 )
-            for item in items:
-                yield item
-                yielded += 1
-                if limit is not None and yielded >= limit:
-                    return
+            found = body.get("meta")
+            meta: dict[str, Any] = found if isinstance(found, dict) else {}
+            if limit is not None and yielded + len(items) >= limit:
+                yield Page(items[: limit - yielded], meta, page.request_id)
+                return
+            yield Page(items, meta, page.request_id)
+            yielded += len(items)
             seen_pages += 1
             cursor = body.get("next_cursor")
-            meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
             if cursor:
                 query.pop("page", None)
                 query["cursor"] = cursor

@@ -254,19 +254,20 @@ def parse_error_body(
     return default_code, f"the server answered HTTP {status}", {}, None
 
 
-def field_summary(details: dict[str, Any]) -> str:
+def field_summary(details: dict[str, Any], message: str = "") -> str:
+    """The field problems of a 422's `details.fields` that `message` does not already say."""
     fields = details.get("fields")
     if not isinstance(fields, dict) or not fields:
         return ""
     parts = []
     for name, problems in fields.items():
-        text = (
-            "; ".join(quoted(str(p), 100) for p in problems)
-            if isinstance(problems, list)
-            else str(problems)
-        )
+        listed = problems if isinstance(problems, list) else [problems]
+        said = [str(p) for p in listed if str(p).rstrip(". ") not in message]
+        if not said:
+            continue
+        text = "; ".join(quoted(p, 100) for p in said)
         parts.append(f"{quoted(str(name), 60)}: {quoted(text, 100)}")
-    return " (" + quoted(", ".join(parts)) + ")"
+    return " (" + quoted(", ".join(parts)) + ")" if parts else ""
 
 
 def error_from_response(
@@ -282,7 +283,7 @@ def error_from_response(
     body's own (the contract's `error.request_id`) wins when it has one."""
     code, message, details, body_request_id = parse_error_body(status, body, content_type)
     return APIStatusError(
-        message + field_summary(details),
+        message + field_summary(details, message),
         code=code,
         status=status,
         request_id=body_request_id or request_id,

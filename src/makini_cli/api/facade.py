@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from makini_cli.api.auth import TokenCache
 from makini_cli.api.capabilities import Capabilities
@@ -17,6 +18,12 @@ from makini_cli.api.resources.connections import ConnectionsAPI
 from makini_cli.api.resources.events import EventsAPI
 from makini_cli.api.resources.syncs import SyncsAPI
 from makini_cli.api.resources.webhooks import WebhooksAPI
+
+if TYPE_CHECKING:
+    from makini_cli.api.resources.custom_fields import CustomFieldsAPI
+    from makini_cli.api.resources.generic import GenericAPI
+    from makini_cli.api.resources.raw import RawAPI
+    from makini_cli.api.resources.records import RecordsAPI
 
 
 class Makini:
@@ -49,3 +56,29 @@ class Makini:
     @cached_property
     def events(self) -> EventsAPI:
         return EventsAPI(self.client, self.capabilities)
+
+    # The data nouns are imported when first used: most runs never read records.
+
+    @cached_property
+    def custom_fields(self) -> CustomFieldsAPI:
+        from makini_cli.api.resources.custom_fields import CustomFieldsAPI
+
+        return CustomFieldsAPI(self.client, self.capabilities)
+
+    @cached_property
+    def records(self) -> RecordsAPI:
+        from makini_cli.api.resources.records import RecordsAPI
+
+        return RecordsAPI(self.client, self.capabilities, self.connections)
+
+    @cached_property
+    def raw(self) -> RawAPI:
+        from makini_cli.api.resources.raw import RawAPI
+
+        return RawAPI(self.client, self.capabilities, self.connections)
+
+    @cached_property
+    def generic(self) -> GenericAPI:
+        from makini_cli.api.resources.generic import GenericAPI
+
+        return GenericAPI(self.client, self.capabilities, self.connections)

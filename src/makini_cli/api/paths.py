@@ -114,3 +114,38 @@ def delivery(delivery_id: str) -> str:
 def delivery_retry(delivery_id: str) -> str:
     """(ext)"""
     return f"/api/system/deliveries/{_seg(delivery_id)}/retry"
+
+
+# (ext) custom fields (contract §6), admin token
+def custom_fields(key: str) -> str:
+    """(ext) list (GET) and define (POST) a connection's custom fields."""
+    return f"{CONNECTIONS}/{_seg(key)}/custom-fields"
+
+
+def custom_field(key: str, field_key: str) -> str:
+    """(ext) PATCH and DELETE one custom field."""
+    return f"{CONNECTIONS}/{_seg(key)}/custom-fields/{_seg(field_key)}"
+
+
+# documented (connection token): unified data and raw data (contract §9)
+RAW_TABLES = "/api/raw/tables"
+PASSTHROUGH = "/api/passthrough"
+CATEGORIES = ("eam", "erp", "wms")
+
+
+def records(category: str, entity: str) -> str:
+    """List (GET) and create (POST) records: `/api/eam/work-orders`."""
+    return f"/api/{_seg(category)}/{_seg(entity)}"
+
+
+def record(category: str, entity: str, key: str) -> str:
+    return f"/api/{_seg(category)}/{_seg(entity)}/{_seg(key)}"
+
+
+def entity_custom_fields(category: str, entity: str) -> str:
+    """Documented for `eam/work-orders` (names only); the sandbox serves the others (ext)."""
+    return f"/api/{_seg(category)}/{_seg(entity)}/custom-fields"
+
+
+def raw_table_data(table: str) -> str:
+    return f"{RAW_TABLES}/{_seg(table)}/data"

@@ -34,11 +34,26 @@ NOUNS: dict[str, tuple[str, str]] = {
         "events",
         "Read the event log: syncs, connection changes and record updates, as webhooks get them.",
     ),
+    "custom-fields": (
+        "custom_fields",
+        "Define custom fields per connection, and keep them as code: export, diff, apply.",
+    ),
+    "records": (
+        "records",
+        "Read unified records (work orders, assets, …) of a connection, or export them.",
+    ),
+    "raw": ("raw_cmd", "Read a connected system's own tables, as Makini sees them."),
     "sandbox": ("sandbox", "Run the bundled sandbox: a local server that behaves like Makini."),
     "help": ("help_cmd", "Reference pages, and help on any command: `makini help sync run`."),
 }
 #: singular aliases, hidden from help so the listing stays short
-ALIASES: dict[str, str] = {"connection": "connections", "webhook": "webhooks", "event": "events"}
+ALIASES: dict[str, str] = {
+    "connection": "connections",
+    "webhook": "webhooks",
+    "event": "events",
+    "custom-field": "custom-fields",
+    "record": "records",
+}
 
 
 def noun_of(name: str) -> str | None:

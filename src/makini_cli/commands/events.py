@@ -45,6 +45,10 @@ class EventName(StrEnum):
     PURCHASE_ORDERS_UPDATED = "purchase_orders.updated"
     WORK_ORDERS_INSERTED = "work_orders.inserted"
     WORK_ORDERS_UPDATED = "work_orders.updated"
+    # (ext) a custom field defined, changed or removed
+    CUSTOM_FIELD_CREATED = "custom_field.created"
+    CUSTOM_FIELD_UPDATED = "custom_field.updated"
+    CUSTOM_FIELD_DELETED = "custom_field.deleted"
 
 
 EVENT_NAMES: tuple[str, ...] = tuple(name.value for name in EventName)

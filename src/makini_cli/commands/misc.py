@@ -1,10 +1,11 @@
-"""Top-level commands that are not nouns: version, completion."""
+"""Top-level commands that are not nouns: version, completion, api."""
 
 from typing import Annotated
 
 import typer
 
 from makini_cli import __version__, completion
+from makini_cli.commands import api_cmd
 from makini_cli.errors import UsageError
 
 SHELLS = completion.SHELLS
@@ -54,3 +55,5 @@ def register(app: typer.Typer) -> None:
         # The same text `_MAKINI_COMPLETE=source_<shell> makini` prints (Typer's protocol);
         # completions/ holds copies, and a test keeps them identical.
         typer.echo(completion.script(shell), nl=False)
+
+    api_cmd.register(app)

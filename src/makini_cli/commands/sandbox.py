@@ -29,7 +29,6 @@ app = new_app(
 )
 
 
-
 @app.command("serve")
 def serve(
     ctx: typer.Context,
@@ -98,6 +97,17 @@ def serve(
             "(trial) or runs as overage (paid).",
         ),
     ] = "trial",
+    table_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--table-rows",
+            metavar="N",
+            min=20,
+            max=10_000_000,
+            help="For load tests: every raw table of every connection has N rows (and "
+            "the records made from them follow).",
+        ),
+    ] = None,
     idle_exit: Annotated[
         str | None,
         typer.Option(
@@ -136,6 +146,7 @@ def serve(
       makini sandbox serve --port 0 --clock-speed 20 --data-dir ./sandbox-data
       makini sandbox serve --no-extensions
       makini sandbox serve --plan paid
+      makini sandbox serve --table-rows 100000
       makini sandbox serve --faults "rate=0.3,seed=7,modes=429,503,drip,reset,drop"
       makini sandbox serve --faults "rate=1,modes=latency,latency=5s,path=/api/system/syncs"
       MAKINI_SANDBOX_CLIENT_SECRET="$(openssl rand -hex 16)" \\
@@ -206,6 +217,7 @@ def serve(
         allowed_hosts=tuple(allowed_host or ()),
         chaos=plan,
         plan=account_plan,
+        table_rows=table_rows,
     )
 
     if background and host != "127.0.0.1":

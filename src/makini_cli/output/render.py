@@ -234,7 +234,7 @@ class Renderer:
                 keys = list(item)
             if count == 0:
                 emit([csv_cell(str(k)) for k in keys])
-            emit([_csv_cell(item.get(k)) for k in keys])
+            emit([csv_value(item.get(k)) for k in keys])
             count += 1
         if count == 0 and keys:
             emit([csv_cell(str(k)) for k in keys])
@@ -465,7 +465,9 @@ def detail_rows(
     return rows
 
 
-def _csv_cell(value: Any) -> str:
+def csv_value(value: Any) -> str:
+    """One CSV cell: empty for null, compact JSON for nested values, `true`/`false`,
+    strings cleaned and never read as a formula (`csv_cell`), numbers as they are."""
     if value is None:
         return ""
     if isinstance(value, dict | list):

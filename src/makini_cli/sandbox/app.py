@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from makini_cli import __version__
-from makini_cli.sandbox import delivery, openapi_doc, scheduler
+from makini_cli.sandbox import delivery, openapi_doc, records, scheduler
 from makini_cli.sandbox.clock import SandboxClock
 from makini_cli.sandbox.errors import ApiError, default_code, envelope
 from makini_cli.sandbox.hosts import host_policy
@@ -30,6 +30,7 @@ from makini_cli.sandbox.routes import (
     auth,
     connections,
     control,
+    custom_fields,
     data,
     events,
     integrations,
@@ -144,6 +145,9 @@ def create_app(
     (None: the loopback only; see `hosts.py`).
     """
     runtime = Runtime.open(settings, clock)
+    with runtime.store.transaction() as conn:
+        # Where the scheduler's syncs, which see only the database, learn the tables' size.
+        records.remember_table_rows(conn, settings.table_rows)
     # Webhook deliveries go out wherever the sandbox runs, embedded too: while the CLI
     # run lives (delivery.py); what is left pending waits for the next process.
     sender = delivery.Sender(runtime)
@@ -190,7 +194,9 @@ def create_app(
         app.include_router(webhooks.build_router())
     app.include_router(integrations.build_router(extensions=settings.extensions))
     app.include_router(control.build_router())
-    app.include_router(raw.build_router())
+    app.include_router(raw.build_router(extensions=settings.extensions))
+    # Before the records: their /{key} routes would take `custom-fields` for a key.
+    app.include_router(custom_fields.build_router(extensions=settings.extensions))
     # Last: its /api/eam|erp|wms/{path} patterns must not shadow anything above.
     app.include_router(data.build_router())
     app.add_middleware(

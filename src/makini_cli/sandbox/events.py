@@ -22,6 +22,13 @@ from makini_cli.sandbox.clock import iso
 #: Entities whose records Makini announces (contract §7), and how.
 ENTITY_EVENT_ENTITIES: tuple[str, ...] = ("sites", "assets", "purchase_orders", "work_orders")
 ENTITY_ACTIONS: tuple[str, ...] = ("inserted", "updated")
+#: (ext) A connection's custom field defined, changed or removed: operational, not entity
+#: events (their body is the field, not record keys).
+CUSTOM_FIELD_EVENTS: tuple[str, ...] = (
+    "custom_field.created",
+    "custom_field.updated",
+    "custom_field.deleted",
+)
 OPERATIONAL_EVENTS: tuple[str, ...] = (
     "sync.completed",
     "sync.failed",
@@ -29,6 +36,7 @@ OPERATIONAL_EVENTS: tuple[str, ...] = (
     "connection.status_changed",
     "system.error",
     "ping",
+    *CUSTOM_FIELD_EVENTS,
 )
 EVENT_NAMES: tuple[str, ...] = OPERATIONAL_EVENTS + tuple(
     f"{entity}.{action}" for entity in ENTITY_EVENT_ENTITIES for action in ENTITY_ACTIONS

@@ -10,19 +10,23 @@ Query language: `page` (from 1), `per_page` (default 50, at most 500),
 (Makini's misspelt `lted` means `lteq`), `filterMatch=all|any`, `sort[field]=0|1`
 (1 = descending), and `modified_after=<ISO-8601>` as a shorthand for a `gt` filter on the
 resource's update time. Filtering on a field the resource does not have is a 400 that
-names the field. Comparisons: lists match when an element matches; `contains` and
-`startsWith` ignore case; order operators compare numbers as numbers and ISO-8601 times
-as instants.
+names the field. A dotted field (`customFields.inspector`) names a field of an object
+field. Comparisons: lists match when an element matches; `contains` and `startsWith`
+ignore case; order operators compare numbers as numbers and ISO-8601 times as instants.
+
+A list with neither filters nor sorting reads only the page it answers from `items`
+(its length and one slice): a lazy sequence serves a page of a huge list without making
+the rest.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from makini_cli.sandbox.errors import ApiError, validation_failed
@@ -48,6 +52,45 @@ class ListQuery:
     conditions: tuple[Condition, ...] = ()
     match_any: bool = False
     sort: tuple[tuple[str, bool], ...] = ()  # (field, descending)
+
+
+class Paged(Sequence[Mapping[str, Any]]):
+    """A list known by its length, made a page at a time: `page(start, stop)` makes the
+    items at 0-based positions start…stop-1; `everything()` all of them, for filters and
+    sorting."""
+
+    def __init__(
+        self,
+        length: int,
+        page: Callable[[int, int], list[Mapping[str, Any]]],
+        everything: Callable[[], Sequence[Mapping[str, Any]]],
+    ) -> None:
+        self._length = length
+        self._page = page
+        self._everything = everything
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Mapping[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> Mapping[str, Any] | list[Mapping[str, Any]]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(self._length)
+            if step != 1:
+                return list(self._everything())[index]
+            return self._page(start, stop) if start < stop else []
+        position = index + self._length if index < 0 else index
+        if not 0 <= position < self._length:
+            raise IndexError(index)
+        return self._page(position, position + 1)[0]
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        return iter(self._everything())
 
 
 def _bad_request(message: str, **details: Any) -> ApiError:
@@ -183,8 +226,20 @@ def _ordered(value: Any, op: str, wanted: str, parameter: str) -> bool:
     return compare[op](left, right)
 
 
+def field_value(item: Mapping[str, Any], field: str) -> Any:
+    """`item[field]`, where a dotted field walks into object fields; None when absent."""
+    if field in item:
+        return item[field]
+    value: Any = item
+    for part in field.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
 def _matches(item: Mapping[str, Any], condition: Condition) -> bool:
-    value = item.get(condition.field)
+    value = field_value(item, condition.field)
     parameter = f"filter[{condition.field}:{condition.op}]"
     if isinstance(value, list):
         return any(_scalar_matches(v, condition.op, condition.value, parameter) for v in value)
@@ -204,7 +259,7 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 
 
 def _field_sort_key(field: str) -> Callable[[Mapping[str, Any]], tuple[int, Any]]:
-    return lambda item: _sort_key(item.get(field))
+    return lambda item: _sort_key(field_value(item, field))
 
 
 def _check_fields(query: ListQuery, fields: Collection[str]) -> None:
@@ -248,6 +303,8 @@ def paginate(
     """
     query = parse_list_query(query_items, updated_field=updated_field)
     _check_fields(query, fields)
+    if not query.conditions and not query.sort:
+        return envelope(items, query, url)
     selected = list(items)
     if query.conditions:
         combine = any if query.match_any else all
@@ -257,6 +314,12 @@ def paginate(
     # Stable sorts from the last key to the first give a multi-key sort.
     for field, descending in reversed(query.sort):
         selected.sort(key=_field_sort_key(field), reverse=descending)
+    return envelope(selected, query, url)
+
+
+def envelope(selected: Sequence[Mapping[str, Any]], query: ListQuery, url: str) -> dict[str, Any]:
+    """The list envelope of the page `query` asks for of `selected` (already filtered and
+    sorted); reads `len(selected)` and one slice of it."""
     total = len(selected)
     last_page = max(1, math.ceil(total / query.per_page))
     start = (query.page - 1) * query.per_page

@@ -12,6 +12,8 @@ routes return plain dicts). `install(app)` makes `app.openapi()` answer a copy w
   Makini's reference spells the path. The shapes are Makini's schemas with the types the
   sandbox sends (issue 8's notes); ext fields appear only when extensions are served,
   and every object is closed, so a field the sandbox adds without saying so is caught.
+  Unified records are the exception to "always sent": a record leaves out the fields
+  its system has no value for, so only `key` and its times are required.
 Paths are left as the routes name them; a test checks they are Makini's.
 """
 
@@ -23,6 +25,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from makini_cli.sandbox import custom_fields, unified, writes
 from makini_cli.sandbox.connections import STATUSES
 from makini_cli.sandbox.errors import ERROR_TYPES
 
@@ -268,7 +271,17 @@ def component_schemas(*, extensions: bool) -> dict[str, Schema]:
             extensions=extensions,
             description="Bare, as Makini's 2023 reference and sample app read it.",
         ),
-        "RawTable": _record({"name": _STRING, "columns": _STRINGS}, extensions=extensions),
+        "RawTable": _record(
+            {"name": _STRING, "columns": _STRINGS},
+            {
+                "rows": {"type": "integer", "description": "How many rows it holds (ext)."},
+                "custom": {
+                    "type": "boolean",
+                    "description": "A customer-specific table, not the product's own (ext).",
+                },
+            },
+            extensions=extensions,
+        ),
         "RawRow": {"type": "object", "description": "Column name → value."},
         "Passthrough": _record(
             {
@@ -294,6 +307,92 @@ def component_schemas(*, extensions: bool) -> dict[str, Schema]:
             _record({"extensions": _STRINGS}, extensions=extensions),
         ),
     }
+
+
+_RECORD_TYPES: dict[str, Schema] = {
+    "string": _STRING,
+    "boolean": {"type": "boolean"},
+    "object": {"type": "object"},
+    "array": {"type": "array"},
+}
+_CUSTOM_VALUE: Schema = {"type": ["string", "number", "boolean", "null"]}
+
+
+def _unified_record(entity: unified.Entity, *, extensions: bool) -> Schema:
+    """A unified record: the fields the sandbox fills, typed as it sends them."""
+    properties: dict[str, Schema] = {}
+    for name in entity.fields:
+        kind = entity.field_types.get(name, "string")
+        properties[name] = _TIME if name in entity.datetime_fields else _RECORD_TYPES[kind]
+    if extensions:
+        properties["customFields"] = {
+            "type": "object",
+            "additionalProperties": _CUSTOM_VALUE,
+            "description": "The connection's custom fields of this entity, by name (ext).",
+        }
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [f for f in ("key", "createdAt", "updatedAt") if f in entity.fields],
+        "additionalProperties": False,
+        "description": f"Makini's {entity.schema}: a field the system has no value for is "
+        "left out.",
+    }
+
+
+def unified_component_schemas(*, extensions: bool) -> dict[str, Schema]:
+    """Each served entity's record, named as Makini's files name it, and custom fields."""
+    schemas = {
+        entity.schema: _unified_record(entity, extensions=extensions)
+        for entities in unified.ENTITIES.values()
+        for entity in entities.values()
+    }
+    schemas["CustomField"] = _record(
+        {"name": _STRING},
+        {"type": {"type": "string", "enum": list(custom_fields.TYPES)}, "key": _STRING},
+        extensions=extensions,
+    )
+    schemas["ConnectionCustomField"] = _record(
+        {
+            "key": _STRING,
+            "entity": _STRING,
+            "name": _STRING,
+            "source": _STRING,
+            "type": {"type": "string", "enum": list(custom_fields.TYPES)},
+            "writable": {"type": "boolean"},
+            "created_at": _TIME,
+            "updated_at": _TIME,
+        },
+        extensions=extensions,
+        description="A custom field as its admin calls show it (ext).",
+    )
+    return schemas
+
+
+def unified_response_schemas(*, extensions: bool) -> dict[tuple[str, str], Schema]:
+    """The answers of the unified-data and custom-field calls."""
+    schemas: dict[tuple[str, str], Schema] = {}
+    for category, entities in unified.ENTITIES.items():
+        for path, entity in entities.items():
+            base = f"/api/{category}/{path}"
+            schemas[("GET", base)] = _page(_ref(entity.schema))
+            schemas[("GET", f"{base}/{{key}}")] = _data(_ref(entity.schema))
+            if extensions or (category, path) == ("eam", "work-orders"):
+                schemas[("GET", f"{base}/custom-fields")] = _page(_ref("CustomField"))
+    for path in writes.WRITABLE_ENTITIES:
+        record = _data(_ref(unified.ENTITIES["eam"][path].schema))
+        schemas[("POST", f"/api/eam/{path}")] = record
+        schemas[("PUT", f"/api/eam/{path}/{{key}}")] = record
+    schemas[("PUT", "/api/eam/work-orders/{key}/status")] = _data(_ref("WorkOrder"))
+    if extensions:
+        fields = "/api/system/connections/{id}/custom-fields"
+        schemas |= {
+            ("GET", fields): _page(_ref("ConnectionCustomField")),
+            ("POST", fields): _data(_ref("ConnectionCustomField")),
+            ("PATCH", f"{fields}/{{field_key}}"): _data(_ref("ConnectionCustomField")),
+            ("DELETE", f"{fields}/{{field_key}}"): _data(_ref("Deleted")),
+        }
+    return schemas
 
 
 def response_schemas(*, extensions: bool) -> dict[tuple[str, str], Schema]:
@@ -323,7 +422,7 @@ def response_schemas(*, extensions: bool) -> dict[tuple[str, str], Schema]:
             ("DELETE", f"{connection}/metadata/{{name}}"): _data(_ref("ConnectionMetadata")),
             ("GET", "/api/system/capabilities"): _ref("Capabilities"),
         }
-    return schemas
+    return schemas | unified_response_schemas(extensions=extensions)
 
 
 def _needs_token(path: str) -> bool:
@@ -345,6 +444,7 @@ def finish(generated: Schema, *, extensions: bool) -> Schema:
     for name in _FASTAPI_ERROR_SCHEMAS:
         schemas.pop(name, None)
     schemas.update(component_schemas(extensions=extensions))
+    schemas.update(unified_component_schemas(extensions=extensions))
     components["securitySchemes"] = {"bearerAuth": dict(BEARER_SCHEME)}
     answers = response_schemas(extensions=extensions)
     for path, item in document.get("paths", {}).items():

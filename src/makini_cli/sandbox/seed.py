@@ -210,6 +210,8 @@ def apply_seed(conn: sqlite3.Connection, now: float, client_id: str) -> None:
         "webhooks",
         "deliveries",
         "delivery_attempts",
+        "custom_fields",
+        "record_changes",
     ):
         conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
     conn.execute("DELETE FROM tokens WHERE audience = 'connection'")

@@ -106,9 +106,7 @@ def serve(
     try:
         app = create_app(settings, activity=activity, bound_host=host)
         base_url = _base_url(sock)
-        server = _Server(
-            _config(app), lambda: on_ready(base_url) if on_ready else None, activity
-        )
+        server = _Server(_config(app), lambda: on_ready(base_url) if on_ready else None, activity)
         # uvicorn shuts down cleanly on Ctrl-C, then re-raises the signal: that is the end.
         with contextlib.suppress(KeyboardInterrupt):
             server.run(sockets=[sock])

@@ -37,6 +37,11 @@ DEFAULT_MAX_JSON_DEPTH = 64
 #: The account's plan (makini-api-facts §8.4): beyond its credits, a new connection is
 #: `inactive` on a trial and runs as `overage` on a paid plan.
 PLANS = ("trial", "paid")
+#: `--table-rows` bounds. Every table has at least the rows its references point into
+#: (raw.MIN_ROWS; not imported: this module stays light); beyond the maximum a list of
+#: records would be more than a load test needs.
+MIN_TABLE_ROWS = 20
+MAX_TABLE_ROWS = 10_000_000
 
 
 class SandboxConfigError(ValueError):
@@ -73,7 +78,9 @@ class SandboxSettings:
     `extensions=False` serves Makini's documented surface only (`--no-extensions`).
     `allowed_hosts`: Host header names accepted besides the loopback ones and the bound
     address (`--allowed-host`; see `hosts.py`). `chaos`: random faults for every request
-    (`--faults`; see `chaos.py`). `plan`: one of `PLANS` (`--plan`).
+    (`--faults`; see `chaos.py`). `plan`: one of `PLANS` (`--plan`). `table_rows`: every
+    raw table of every connection has this many rows (`--table-rows`, for load tests;
+    None: each table its own deterministic size).
     """
 
     data_dir: Path
@@ -87,6 +94,7 @@ class SandboxSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
     plan: str = "trial"
+    table_rows: int | None = None
 
     def __post_init__(self) -> None:
         if self.rate_limit_per_minute < 1:
@@ -103,6 +111,12 @@ class SandboxSettings:
             raise SandboxConfigError("max_body_bytes and max_json_depth must be positive")
         if self.plan not in PLANS:
             raise SandboxConfigError(f"plan must be one of {', '.join(PLANS)}")
+        if self.table_rows is not None and not (
+            MIN_TABLE_ROWS <= self.table_rows <= MAX_TABLE_ROWS
+        ):
+            raise SandboxConfigError(
+                f"table_rows must be between {MIN_TABLE_ROWS} and {MAX_TABLE_ROWS:,}"
+            )
 
     @property
     def has_strong_secret(self) -> bool:

@@ -253,6 +253,37 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX attempts_by_delivery ON delivery_attempts (delivery_id, seq);
     """,
+    # 9: custom fields, and what happened to unified records after the seed (records.py).
+    # Records are made from the raw rows on the fly; a row here is the change of one
+    # record: `created_at` set for a record created later (a sync's insert, a POST),
+    # `data` the whole record of a POST, else the patch of the fields that changed.
+    # `origin`: 'seed' (a base record changed), 'sync' (made from the system's rows like
+    # the base ones) or 'write' (made from `data` alone).
+    """
+    CREATE TABLE custom_fields (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        key            TEXT NOT NULL UNIQUE,
+        connection_key TEXT NOT NULL,
+        entity         TEXT NOT NULL,
+        name           TEXT NOT NULL,
+        source         TEXT NOT NULL,
+        type           TEXT NOT NULL,
+        writable       INTEGER NOT NULL,
+        created_at     REAL NOT NULL,
+        updated_at     REAL NOT NULL,
+        UNIQUE (connection_key, entity, name)
+    );
+    CREATE TABLE record_changes (
+        connection_key TEXT NOT NULL,
+        entity         TEXT NOT NULL,
+        number         INTEGER NOT NULL,
+        origin         TEXT NOT NULL CHECK (origin IN ('seed', 'sync', 'write')),
+        created_at     REAL,
+        updated_at     REAL NOT NULL,
+        data           TEXT NOT NULL,
+        PRIMARY KEY (connection_key, entity, number)
+    );
+    """,
 )
 
 

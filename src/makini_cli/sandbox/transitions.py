@@ -1,11 +1,13 @@
-"""The one write path: every change of a connection, a sync or an outage, with its event.
+"""The one write path: every change of a connection, a sync, an outage, a custom field or
+a unified record, with its event.
 
-The rules modules (`syncs.py`, `health.py`, `schedules.py`) and the routes decide whether
-and when something changes; a function here makes the change. Each writes its rows and
-records its event (`events.record`, which also queues the webhook deliveries) in the
-caller's transaction, at the one time the caller read (`now`, or a scheduler job's `at`),
-so a change and its event commit together or not at all. No other module writes the
-`connections`, `syncs` or `outages` tables (tests/sandbox/test_transitions.py greps for
+The rules modules (`syncs.py`, `health.py`, `schedules.py`, `custom_fields.py`,
+`writes.py`) and the routes decide whether and when something changes; a function here
+makes the change. Each writes its rows and records its event (`events.record`, which
+also queues the webhook deliveries) in the caller's transaction, at the one time the
+caller read (`now`, or a scheduler job's `at`), so a change and its event commit
+together or not at all. No other module writes the `connections`, `syncs`, `outages`,
+`custom_fields` or `record_changes` tables (tests/sandbox/test_transitions.py greps for
 it). The exceptions are the migrations and the seed, which builds the world before any
 event (a reset empties the event log with it), partly through
 `connections.insert_connection`.
@@ -18,11 +20,17 @@ What each change tells:
 - its health going online|offline|reauth_required: `connection.status_changed` `{from,
   to, status}` (`status`: the connection's status after the change); going to
   `reauth_required` (the system rejected the credentials) also `connection.auth_required`.
-- a sync succeeded: `<entity>.inserted` and/or `<entity>.updated` for each of its scopes
-  that Makini announces, then `sync.completed`; failed: `sync.failed` with its error;
+- a sync succeeded: its records changed (`sync_record_changes`), `<entity>.inserted`
+  and/or `<entity>.updated` for each of its scopes that Makini announces, then
+  `sync.completed`; failed: `sync.failed` with its error;
   cancelled (by hand, or with its connection): `sync.failed` with error `SYNC_CANCELLED`,
   since the contract names no event for it and a client waiting for the end of a sync
   must hear of it.
+- a record written (POST or PUT of work-orders or assets): `<entity>.inserted` or
+  `<entity>.updated` with its key.
+- (ext) a custom field defined, changed or removed: `custom_field.created` /
+  `custom_field.updated` (body: the field) / `custom_field.deleted` (`{key, entity,
+  name}`); a change that changes nothing changes no row and tells nothing.
 - No event: a sync queued (the contract names none; the request that queued it has the
   answer); a sync running, and a connection `synchronizing` while its first sync is open
   (both derived from the clock and the rows, never written: their start is known when
@@ -32,23 +40,27 @@ What each change tells:
   that does not answer: the event comes when the probe sees it back); `next_sync_at`
   (derived from the schedule by `refresh_next_sync`).
 
-Entity events are a stand-in until the sandbox serves unified records (a later issue):
-without records, a successful sync names a small deterministic list of keys per scope
-(`changed_keys`, at most `MAX_KEYS_PER_EVENT`), built like Makini's (14 digits, the
-scope's 2-digit prefix, makini-api-facts §5.3) from the connection, the scope and the
-sync. A connection's first successful sync inserts all of them; later ones mostly update.
+Syncs change records (records.py has how records are made): for each scope of a
+successful sync that the connection's category serves, a connection's first successful
+sync announces its first records as inserted (the import: they change nothing); a later
+one touches a deterministic share of the records (seeded by the sync's id, at most
+`MAX_KEYS_PER_EVENT` per scope, so the rows it writes are bounded): their `updatedAt`
+becomes the sync's end, some get another status, and about one in four is a new record
+(the system's next row). `modified_after=<a time before the sync>` then lists exactly
+what it touched, and the entity events name the same keys.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import random
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from makini_cli.sandbox import connections, events, sync_view, tokens
-from makini_cli.sandbox.platforms import Platform
+from makini_cli.sandbox import connections, custom_fields, events, records, sync_view, tokens
+from makini_cli.sandbox.platforms import Platform, get_platform
+from makini_cli.sandbox.unified import Entity, record_key, sources
 
 OPEN = sync_view.OPEN
 # What the documented sync_status says while a sync is open, and once it ends
@@ -72,16 +84,15 @@ CANCELLED_ERROR: dict[str, str] = {
     "message": "The sync was cancelled before it finished.",
 }
 
-#: Makini's key prefix of each entity it announces (makini-api-facts §5.3).
-SCOPE_PREFIXES: dict[str, str] = {
-    "sites": "01",
-    "assets": "02",
-    "work_orders": "03",
-    "purchase_orders": "05",
-}
 MAX_KEYS_PER_EVENT = 20
-# About one record in four of a later sync is new; the rest were changed.
+# About one record in four of a later sync is new; the rest were changed, and about one
+# changed record in three got another status.
 _INSERTED_SHARE = 0.25
+_STATUS_SHARE = 1 / 3
+#: The fields a sync may change besides updatedAt, first one an entity has.
+STATUS_FIELDS: tuple[str, ...] = ("status", "statusKey")
+#: Columns of custom_fields a change may set.
+CUSTOM_FIELD_COLUMNS: tuple[str, ...] = ("name", "source", "type", "writable")
 
 
 # --- connections ------------------------------------------------------------------
@@ -299,12 +310,10 @@ def queue_sync(
 def succeed_sync(conn: sqlite3.Connection, row: sqlite3.Row, at: float) -> None:
     """The open sync `row` ended well at `at`: its records' events, then `sync.completed`."""
     key = row["connection_key"]
-    first = (
-        conn.execute(
-            "SELECT last_successful_sync_at FROM connections WHERE key = ?", (key,)
-        ).fetchone()["last_successful_sync_at"]
-        is None
-    )
+    before = conn.execute(
+        "SELECT platform, last_successful_sync_at FROM connections WHERE key = ?", (key,)
+    ).fetchone()
+    first = before["last_successful_sync_at"] is None
     conn.execute(
         "UPDATE syncs SET status = 'succeeded', finished_at = ? WHERE id = ?", (at, row["id"])
     )
@@ -313,7 +322,8 @@ def succeed_sync(conn: sqlite3.Connection, row: sqlite3.Row, at: float) -> None:
         " last_successful_sync_at = ?, error_code = NULL, error_message = NULL WHERE key = ?",
         (FINISHED_SYNC_STATUS[row["type"]], at, at, at, key),
     )
-    for event, keys in changed_keys(row, first=first):
+    platform = get_platform(before["platform"])
+    for event, keys in sync_record_changes(conn, row, at, platform, first=first):
         events.record(conn, at, event, key, keys)
     body = _sync_body(conn, row, at, int(row["records_total"]), None)
     events.record(conn, at, "sync.completed", key, body)
@@ -340,9 +350,7 @@ def fail_sync(
         " error_code = ?, error_message = ? WHERE key = ?",
         (FAILED_SYNC_STATUS[code], at, at, code, message, row["connection_key"]),
     )
-    body = _sync_body(
-        conn, row, at, records_processed(row, at), {"code": code, "message": message}
-    )
+    body = _sync_body(conn, row, at, records_processed(row, at), {"code": code, "message": message})
     events.record(conn, at, "sync.failed", row["connection_key"], body)
 
 
@@ -368,34 +376,208 @@ def records_processed(row: sqlite3.Row, at: float) -> int:
     return int(int(row["records_total"]) * share)
 
 
-def changed_keys(row: sqlite3.Row, *, first: bool) -> list[tuple[str, list[str]]]:
-    """The entity events of the successful sync `row`: `(event name, record keys)`.
+def sync_record_changes(
+    conn: sqlite3.Connection, row: sqlite3.Row, at: float, platform: Platform, *, first: bool
+) -> list[tuple[str, list[str]]]:
+    """Change the records the successful sync `row` touched (module docstring) and answer
+    its entity events: `(event name, record keys)`, for the scopes Makini announces.
 
-    A stand-in for records (module docstring): per scope Makini announces, the sync's
-    share of its records, at most `MAX_KEYS_PER_EVENT`, each a key derived from the
-    connection, the scope, the sync and its place. `first`: the connection's first
-    successful sync, which inserts every record it reads.
+    `first`: the connection's first successful sync, which imports what is there.
     """
+    connection_key = row["connection_key"]
     scopes: list[str] = json.loads(row["scopes"])
     per_scope = max(1, int(row["records_total"]) // max(1, len(scopes)))
     count = min(MAX_KEYS_PER_EVENT, per_scope)
+    by_scope = {source.entity.scope: source for source in sources(platform).values()}
+    rows = records.table_rows(conn)
     changes: list[tuple[str, list[str]]] = []
     for scope in scopes:
-        prefix = SCOPE_PREFIXES.get(scope)
-        if prefix is None:
-            continue
-        inserted: set[str] = set()
-        updated: set[str] = set()
-        for place in range(count):
-            seed = f"{row['connection_key']}\x1f{scope}\x1f{row['id']}\x1f{place}"
-            digest = hashlib.sha256(seed.encode()).digest()
-            record_key = prefix + f"{int.from_bytes(digest[:8], 'big') % 10**12:012d}"
-            new = first or digest[8] < 256 * _INSERTED_SHARE
-            (inserted if new else updated).add(record_key)
-        for action, keys in (("inserted", inserted), ("updated", updated)):
-            if keys:
-                changes.append((f"{scope}.{action}", sorted(keys)))
+        source = by_scope.get(scope)
+        if source is None:
+            continue  # a scope the category serves no records of (users, …)
+        entity = source.entity
+        size = source.size(connection_key, rows=rows)
+        inserted: list[int] = []
+        updated: list[int] = []
+        if first:
+            inserted = list(range(1, min(count, size) + 1))
+        else:
+            # Not for secrets: seeded by the sync, so the same sync changes the same records.
+            rng = random.Random(f"{row['id']}/{scope}")  # noqa: S311
+            existing = _changes_of(conn, connection_key, entity)
+            last = max([size, *existing])
+            new = sum(rng.random() < _INSERTED_SHARE for _ in range(count))
+            picked = rng.sample(range(1, last + 1), min(count - new, last))
+            updated = sorted(n for n in picked if n <= size or n in existing)
+            status = next((f for f in STATUS_FIELDS if f in entity.fields), None)
+            for number in updated:
+                patch: dict[str, Any] = {}
+                if status is not None and rng.random() < _STATUS_SHARE:
+                    value = source.record(connection_key, rng.randint(1, size)).get(status)
+                    if value is not None:
+                        patch[status] = value
+                _put_change(
+                    conn,
+                    connection_key,
+                    entity,
+                    number,
+                    origin="seed" if number <= size else existing[number],
+                    created_at=None,
+                    updated_at=at,
+                    patch=patch,
+                )
+            inserted = list(range(last + 1, last + new + 1))
+            for number in inserted:
+                _put_change(
+                    conn,
+                    connection_key,
+                    entity,
+                    number,
+                    origin="sync",
+                    created_at=at,
+                    updated_at=at,
+                    patch={},
+                )
+        if scope not in events.ENTITY_EVENT_ENTITIES:
+            continue  # changed, but Makini announces no event for it
+        for action, numbers in (("inserted", inserted), ("updated", updated)):
+            if numbers:
+                keys = sorted(record_key(connection_key, entity, n) for n in numbers)
+                changes.append((f"{scope}.{action}", keys))
     return changes
+
+
+def _changes_of(conn: sqlite3.Connection, connection_key: str, entity: Entity) -> dict[int, str]:
+    """Number → origin of every changed or added record of the entity."""
+    return {
+        int(found["number"]): found["origin"]
+        for found in conn.execute(
+            "SELECT number, origin FROM record_changes WHERE connection_key = ? AND entity = ?",
+            (connection_key, entity.path),
+        )
+    }
+
+
+def _put_change(
+    conn: sqlite3.Connection,
+    connection_key: str,
+    entity: Entity,
+    number: int,
+    *,
+    origin: str,
+    created_at: float | None,
+    updated_at: float,
+    patch: Mapping[str, Any],
+) -> None:
+    """Record `number` changed: `patch` over what earlier changes set (custom field values
+    merged too); an existing row keeps its origin and creation time. No event: the caller
+    tells."""
+    found = conn.execute(
+        "SELECT data FROM record_changes WHERE connection_key = ? AND entity = ? AND number = ?",
+        (connection_key, entity.path, number),
+    ).fetchone()
+    data: dict[str, Any] = json.loads(found["data"]) if found is not None else {}
+    written = {**data.get(records.CUSTOM_FIELDS, {}), **patch.get(records.CUSTOM_FIELDS, {})}
+    data |= patch
+    if written:
+        data[records.CUSTOM_FIELDS] = written
+    conn.execute(
+        "INSERT INTO record_changes"
+        " (connection_key, entity, number, origin, created_at, updated_at, data)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (connection_key, entity, number) DO UPDATE SET"
+        " updated_at = excluded.updated_at, data = excluded.data",
+        (connection_key, entity.path, number, origin, created_at, updated_at, json.dumps(data)),
+    )
+
+
+# --- unified records --------------------------------------------------------------
+
+
+def write_record(
+    conn: sqlite3.Connection,
+    now: float,
+    connection_key: str,
+    entity: Entity,
+    number: int,
+    data: Mapping[str, Any],
+    *,
+    created: bool,
+) -> str:
+    """A documented write: record `number` created (`created`, from `data` alone) or
+    changed (`data` over it), at `now`; its entity event. Answers its key."""
+    _put_change(
+        conn,
+        connection_key,
+        entity,
+        number,
+        origin="write" if created else "seed",
+        created_at=now if created else None,
+        updated_at=now,
+        patch=data,
+    )
+    key = record_key(connection_key, entity, number)
+    if entity.scope in events.ENTITY_EVENT_ENTITIES:
+        action = "inserted" if created else "updated"
+        events.record(conn, now, f"{entity.scope}.{action}", connection_key, [key])
+    return key
+
+
+# --- custom fields (ext) ----------------------------------------------------------
+
+
+def define_custom_field(
+    conn: sqlite3.Connection,
+    now: float,
+    connection_key: str,
+    *,
+    entity: str,
+    name: str,
+    source: str,
+    type_: str,
+    writable: bool,
+) -> dict[str, Any]:
+    """A new custom field (already checked: `custom_fields.check`); answers it."""
+    key = custom_fields.new_key()
+    conn.execute(
+        "INSERT INTO custom_fields (key, connection_key, entity, name, source, type, writable,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (key, connection_key, entity, name, source, type_, int(writable), now, now),
+    )
+    field = custom_fields.view(custom_fields.get_row(conn, connection_key, key))
+    events.record(conn, now, "custom_field.created", connection_key, field)
+    return field
+
+
+def change_custom_field(
+    conn: sqlite3.Connection, now: float, row: sqlite3.Row, changes: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Set `changes` (of `CUSTOM_FIELD_COLUMNS`, already checked) on the field `row`;
+    what already holds the value is no change. Answers the field."""
+    stored = {name: int(value) if name == "writable" else value for name, value in changes.items()}
+    different = {
+        name: value
+        for name, value in stored.items()
+        if name in CUSTOM_FIELD_COLUMNS and row[name] != value
+    }
+    if different:
+        assignments = ", ".join(f"{name} = ?" for name in different)
+        conn.execute(
+            f"UPDATE custom_fields SET {assignments}, updated_at = ? WHERE key = ?",  # noqa: S608 - fixed column names
+            (*different.values(), now, row["key"]),
+        )
+    field = custom_fields.view(custom_fields.get_row(conn, row["connection_key"], row["key"]))
+    if different:
+        events.record(conn, now, "custom_field.updated", row["connection_key"], field)
+    return field
+
+
+def remove_custom_field(conn: sqlite3.Connection, now: float, row: sqlite3.Row) -> dict[str, Any]:
+    """Remove the field `row`; answers what the event tells of it."""
+    conn.execute("DELETE FROM custom_fields WHERE key = ?", (row["key"],))
+    body = {"key": row["key"], "entity": row["entity"], "name": row["name"]}
+    events.record(conn, now, "custom_field.deleted", row["connection_key"], body)
+    return body
 
 
 def _sync_body(

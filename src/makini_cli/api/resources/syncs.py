@@ -20,9 +20,12 @@ from typing import Any, Protocol
 
 from makini_cli.api import paths
 from makini_cli.api.capabilities import Capabilities
-from makini_cli.api.client import ApiClient, ApiResponse, cast_to, new_idempotency_key
+from makini_cli.api.client import ApiClient, cast_to, new_idempotency_key
 from makini_cli.api.errors import APIStatusError, MalformedResponseError
-from makini_cli.api.resources.connections import CONNECTION_TOKEN_MARGIN_S, ConnectionsAPI
+from makini_cli.api.resources.connections import ConnectionsAPI
+
+# Here first, and still importable from here: other resources take it from this module.
+from makini_cli.api.session import ConnectionTokenSession as ConnectionTokenSession
 from makini_cli.models.sync import DocumentedSyncStatus, Schedule, Sync
 
 #: documented `sync/status` → (Sync status, error code)
@@ -45,36 +48,6 @@ def makini_scopes(names: list[str] | None) -> list[str] | None:
     if not names:
         return None
     return list(dict.fromkeys(makini_scope(n) for n in names if n.strip())) or None
-
-
-class ConnectionTokenSession:
-    """A connection's token for the documented calls that follow one sync.
-
-    Makini's connection token lives 300 s; a sync may take longer. The token is
-    re-issued (with the admin token) when it is about to run out, and once more when the
-    server answers 401 TOKEN_EXPIRED anyway (its clock, not ours, decides)."""
-
-    def __init__(self, connections: ConnectionsAPI, key: str) -> None:
-        self.connections = connections
-        self.key = key
-        self.token, self.expires_at = connections.token(key)
-
-    def _renew(self) -> None:
-        self.token, self.expires_at = self.connections.token(self.key, fresh=True)
-
-    def request(self, client: ApiClient, method: str, path: str, **kwargs: Any) -> ApiResponse:
-        if (
-            self.expires_at is not None
-            and self.expires_at - CONNECTION_TOKEN_MARGIN_S <= self.connections.wall()
-        ):
-            self._renew()
-        try:
-            return client.request(method, path, auth=self.token, **kwargs)
-        except APIStatusError as exc:
-            if exc.status != 401 or exc.code != "TOKEN_EXPIRED":
-                raise
-        self._renew()
-        return client.request(method, path, auth=self.token, **kwargs)
 
 
 class AlreadyRunning(Exception):

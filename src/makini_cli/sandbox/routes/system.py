@@ -16,10 +16,11 @@ from makini_cli.sandbox.routes.common import (
 )
 
 #: Only what this server serves (a test calls a route of each): a client that trusts a
-#: capability must not meet a 404. Custom fields join when served.
+#: capability must not meet a 404. Served, like this route, only with extensions.
 EXTENSIONS: tuple[str, ...] = (
     "syncs",
     "schedules",
+    "custom_fields",
     "status",
     "idempotency",
     "metadata_delete",
