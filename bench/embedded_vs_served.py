@@ -45,9 +45,7 @@ READ = ("connections", "list", "-o", "json")
 
 def base_env(home: Path) -> dict[str, str]:
     """The caller's environment without makini settings or CI, with its own dirs."""
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("MAKINI_") and k != "CI"
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKINI_") and k != "CI"}
     env["MAKINI_CONFIG_DIR"] = str(home / "config")
     env["MAKINI_CACHE_DIR"] = str(home / "cache")
     env["MAKINI_SANDBOX_DIR"] = str(home / "sandbox")
@@ -72,8 +70,16 @@ def timed(env: dict[str, str], *args: str) -> float:
 
 def serve(home: Path) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        makini("sandbox", "serve", "--host", "127.0.0.1", "--port", "0",
-               "--data-dir", str(home / "served-data")),
+        makini(
+            "sandbox",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--data-dir",
+            str(home / "served-data"),
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -158,9 +164,7 @@ def first_progress(env: dict[str, str], to_end: bool) -> tuple[float, float | No
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="timed reads per variant")
-    parser.add_argument(
-        "--no-embedded", action="store_true", help="skip the in-process reference"
-    )
+    parser.add_argument("--no-embedded", action="store_true", help="skip the in-process reference")
     parser.add_argument(
         "--sync-to-end", action="store_true", help="let the timed sync run to its end"
     )
@@ -185,8 +189,10 @@ def main() -> None:
                     times[name].append(timed(env, *READ))
             median = {name: statistics.median(values) for name, values in times.items()}
             spread = {name: (min(v), max(v)) for name, v in times.items()}
-            print(f"`makini {' '.join(READ)}`, {args.runs} runs each, interleaved; "
-                  "median wall time of a run (min-max)")
+            print(
+                f"`makini {' '.join(READ)}`, {args.runs} runs each, interleaved; "
+                "median wall time of a run (min-max)"
+            )
             labels = {
                 "default": "default sandbox (background, shared)",
                 "served": "served sandbox (sandbox serve)",
@@ -198,15 +204,19 @@ def main() -> None:
             ratio = median["default"] / median["served"]
             print(f"  {'ratio default / served':<52} {ratio:6.2f}    (goal <= 1.30)")
             if "embedded" in median:
-                print(f"  {'ratio in-process / served':<52} "
-                      f"{median['embedded'] / median['served']:6.2f}")
+                print(
+                    f"  {'ratio in-process / served':<52} "
+                    f"{median['embedded'] / median['served']:6.2f}"
+                )
             print(f"  {'first run on a fresh data dir (starts it)':<52} {cold:6.3f} s")
 
             from_launch, from_note, line = first_progress(default_env, args.sync_to_end)
             print(f"`makini sync run {SYNC_KEY}` on the default sandbox, stderr piped")
-            print(f"  first progress line {from_launch:.3f} s after launch"
-                  + (f", {from_note:.3f} s after the note line" if from_note is not None else "")
-                  + "   (goal <= 1 s)")
+            print(
+                f"  first progress line {from_launch:.3f} s after launch"
+                + (f", {from_note:.3f} s after the note line" if from_note is not None else "")
+                + "   (goal <= 1 s)"
+            )
             print(f"  it read: {line}")
         finally:
             stop_background(default_env)

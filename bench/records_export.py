@@ -29,8 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import selectors
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,59 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from _serve import admin_headers, cli_env, serve, stop
 
-DEMO = {"client_id": "sandbox-client", "client_secret": "sandbox-secret"}
 PER_PAGE = 500
 SMALL = 10_000
 GOAL_THROUGHPUT = 0.50
 GOAL_MEMORY = 1.2
-
-
-def serve(data_dir: Path, rows: int) -> tuple[subprocess.Popen[str], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKINI_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "makini_cli",
-            "sandbox",
-            "serve",
-            "--port",
-            "0",
-            "--data-dir",
-            str(data_dir),
-            "--table-rows",
-            str(rows),
-            # Far above what a run needs: the bench measures reading, not the rate limit.
-            "--rate-limit",
-            "1000000",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    if not sel.select(timeout=60):
-        proc.kill()
-        raise SystemExit("sandbox did not start")
-    return proc, proc.stdout.readline().strip()
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def admin_headers(url: str) -> dict[str, str]:
-    resp = httpx.post(f"{url}/link/token", json={"grant_type": "client_credentials", **DEMO})
-    resp.raise_for_status()
-    return {"Authorization": f"Bearer {resp.json()['access_token']}"}
 
 
 def create_connection(url: str, platform: str) -> str:
@@ -158,12 +109,9 @@ def baseline(url: str, key: str, out: Path) -> Run:
     return Run(count, time.perf_counter() - started, cpu=time.process_time() - cpu)
 
 
-def cli_env(url: str, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKINI_")}
+def export_env(url: str, home: Path) -> dict[str, str]:
+    env = cli_env(url)
     env.pop("CI", None)
-    env["MAKINI_BASE_URL"] = url
-    env["MAKINI_CLIENT_ID"] = DEMO["client_id"]
-    env["MAKINI_CLIENT_SECRET"] = DEMO["client_secret"]
     # A config and cache of its own: nothing remembered from an earlier run counts.
     env["MAKINI_CONFIG_DIR"] = str(home / "config")
     env["MAKINI_CACHE_DIR"] = str(home / "cache")
@@ -191,7 +139,7 @@ def candidate(url: str, key: str, out: Path, home: Path, limit: int | None = Non
         args += ["--limit", str(limit)]
     started = time.perf_counter()
     proc = subprocess.Popen(
-        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=cli_env(url, home)
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=export_env(url, home)
     )
     # wait4 gives this child's own rusage: RUSAGE_CHILDREN would be the largest of all.
     _, status, usage = os.wait4(proc.pid, 0)
@@ -215,7 +163,14 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        proc, url = serve(work / "sandbox", args.rows)
+        proc, url = serve(
+            work / "sandbox",
+            "--table-rows",
+            str(args.rows),
+            # Far above what a run needs: the bench measures reading, not the rate limit.
+            "--rate-limit",
+            "1000000",
+        )
         try:
             key = create_connection(url, args.platform)
             # Warm the server (its first read of a table builds what later reads reuse) so

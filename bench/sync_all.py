@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import selectors
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,60 +30,13 @@ import time
 from pathlib import Path
 
 import httpx
-
-DEMO = {"client_id": "sandbox-client", "client_secret": "sandbox-secret"}
-
-
-def serve(data_dir: Path, rate_limit: int, clock_speed: float) -> tuple[subprocess.Popen[str], str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKINI_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "makini_cli",
-            "sandbox",
-            "serve",
-            "--port",
-            "0",
-            "--data-dir",
-            str(data_dir),
-            "--rate-limit",
-            str(rate_limit),
-            "--clock-speed",
-            str(clock_speed),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    if not sel.select(timeout=30):
-        proc.kill()
-        raise SystemExit("sandbox did not start")
-    return proc, proc.stdout.readline().strip()
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
-def admin(url: str) -> dict[str, str]:
-    resp = httpx.post(f"{url}/link/token", json={"grant_type": "client_credentials", **DEMO})
-    resp.raise_for_status()
-    return {"Authorization": f"Bearer {resp.json()['access_token']}"}
+from _serve import admin_headers, cli_env, serve, stop
 
 
 def prepare(url: str, connections: int) -> None:
     """Grow the seed to `connections` active connections, with schedules off and the
     initial syncs done, so the measured run only does the work being measured."""
-    headers = admin(url)
+    headers = admin_headers(url)
     with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
         client.post("/sandbox/account", json={"credits_total": 100_000}).raise_for_status()
         listed = client.get("/api/system/connections", params={"per_page": 500}).json()["data"]
@@ -110,14 +60,6 @@ def prepare(url: str, connections: int) -> None:
                 ).raise_for_status()
         client.post("/sandbox/clock", json={"advance_seconds": 3600}).raise_for_status()
         time.sleep(2)  # the served sandbox finishes the initial syncs in its next step
-
-
-def cli_env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKINI_")}
-    env["MAKINI_BASE_URL"] = url
-    env["MAKINI_CLIENT_ID"] = DEMO["client_id"]
-    env["MAKINI_CLIENT_SECRET"] = DEMO["client_secret"]
-    return env
 
 
 def measure(url: str, *args: str) -> tuple[float, int, int, int, str]:
@@ -150,14 +92,14 @@ def main() -> None:
     r = args.rate_limit
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "sandbox"
-        proc, url = serve(data, 1_000_000, args.clock_speed)
+        proc, url = serve(data, "--rate-limit", "1000000", "--clock-speed", str(args.clock_speed))
         try:
             prepare(url, args.connections)
         finally:
             stop(proc)
         # Measured at clock speed 1: the sandbox refills its rate buckets on its own clock,
         # so only at speed 1 is R requests a minute a real-time limit.
-        proc, url = serve(data, r, 1.0)
+        proc, url = serve(data, "--rate-limit", str(r), "--clock-speed", "1.0")
         try:
             print(
                 f"{args.connections} active connections, rate limit {r}/min, clock x1 "

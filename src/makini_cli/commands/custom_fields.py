@@ -49,6 +49,16 @@ EntityOption = Annotated[
         autocompletion=complete_entities,
     ),
 ]
+#: --entity of a command that names one field: which entity's, when several have it.
+FieldEntityOption = Annotated[
+    str | None,
+    typer.Option(
+        "--entity",
+        metavar="ENTITY",
+        help="The field's entity, when several entities have a field of that name.",
+        autocompletion=complete_entities,
+    ),
+]
 NameArg = Annotated[
     str,
     typer.Argument(
@@ -96,6 +106,11 @@ def _cache(
         completion.remember_custom_fields(scope, key, list(dict.fromkeys([*old, *new])))
     except (CliError, OSError):
         pass
+
+
+def _none(_name: str, _text: str | None) -> bool:
+    """A `keep` for `_cache` that drops every name (a complete list replaces them)."""
+    return False
 
 
 def _of_entity(entity: str) -> Callable[[str, str | None], bool]:
@@ -212,13 +227,18 @@ def _print_field(c: "AppContext", field: "CustomField") -> None:
     c.out.object(field.to_api(), fieldplan.CUSTOM_FIELDS)
 
 
+def _where(path: str) -> str:
+    """A --file as messages name it."""
+    return "stdin" if path == "-" else path
+
+
 def _read(c: "AppContext", path: str) -> "FieldFile":
     """The file (or stdin), checked: anything wrong with it is exit 2, before a request."""
     from pathlib import Path
 
     from makini_cli import fieldfile
 
-    where = "stdin" if path == "-" else path
+    where = _where(path)
     try:
         text = c.terminal.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -240,9 +260,8 @@ def _read(c: "AppContext", path: str) -> "FieldFile":
 
 def _for_connection(parsed: "FieldFile", key: str, path: str) -> None:
     if parsed.connection is not None and parsed.connection != key:
-        where = "stdin" if path == "-" else path
         raise UsageError(
-            f"{where} is for connection {parsed.connection}, not {key}",
+            f"{_where(path)} is for connection {parsed.connection}, not {key}",
             code="CONNECTION_MISMATCH",
             hint=f"pass {parsed.connection}, or remove `connection` from the file to use it "
             "with any connection",
@@ -260,14 +279,18 @@ def _spec(field: "CustomField") -> "FieldSpec":
 def _current(c: "AppContext", key: str) -> "list[CustomField]":
     with _api_errors(c, key):
         fields = c.api.custom_fields.all(key)
-    _cache(c, key, keep=lambda _n, _d: False, add=fields)
+    _cache(c, key, keep=_none, add=fields)
     return fields
 
 
-def _plan(c: "AppContext", key: str, parsed: "FieldFile") -> "Plan":
+def _plan_for(c: "AppContext", key: str, path: str) -> "tuple[FieldFile, Plan]":
+    """The file, checked (exit 2 before a request), and what would make the server's
+    fields match it."""
     from makini_cli.fieldfile import make_plan
 
-    return make_plan(parsed.fields, [(f.key, _spec(f)) for f in _current(c, key)])
+    parsed = _read(c, path)
+    _for_connection(parsed, key, path)
+    return parsed, make_plan(parsed.fields, [(f.key, _spec(f)) for f in _current(c, key)])
 
 
 # ---------------------------------------------------------------------- commands
@@ -295,7 +318,7 @@ def list_(ctx: typer.Context, key: KeyArg, entity: EntityOption = None) -> None:
     with _api_errors(c, key):
         c.out.stream(rows(), fieldplan.list_columns(c.out))
     # A complete list replaces what Tab offers; one entity's replaces that entity's.
-    _cache(c, key, keep=_of_entity(entity) if entity else (lambda _n, _d: False), add=seen)
+    _cache(c, key, keep=_of_entity(entity) if entity else _none, add=seen)
 
 
 @app.command("create")
@@ -356,15 +379,7 @@ def update(
     ctx: typer.Context,
     key: KeyArg,
     field: NameArg,
-    entity: Annotated[
-        str | None,
-        typer.Option(
-            "--entity",
-            metavar="ENTITY",
-            help="The field's entity, when several entities have a field of that name.",
-            autocompletion=complete_entities,
-        ),
-    ] = None,
+    entity: FieldEntityOption = None,
     new_name: Annotated[
         str | None, typer.Option("--name", metavar="NEW", help="A new camelCase name.")
     ] = None,
@@ -410,15 +425,7 @@ def delete(
     ctx: typer.Context,
     key: KeyArg,
     field: NameArg,
-    entity: Annotated[
-        str | None,
-        typer.Option(
-            "--entity",
-            metavar="ENTITY",
-            help="The field's entity, when several entities have a field of that name.",
-            autocompletion=complete_entities,
-        ),
-    ] = None,
+    entity: FieldEntityOption = None,
     yes: YesOption = False,
 ) -> None:
     """Delete a custom field: its values leave the entity's records at once.
@@ -503,11 +510,9 @@ def diff(ctx: typer.Context, key: KeyArg, file: FileOption) -> None:
     from makini_cli.output import fieldplan
 
     c = app_ctx(ctx)
-    parsed = _read(c, file)
-    _for_connection(parsed, key, file)
-    plan = _plan(c, key, parsed)
+    _, plan = _plan_for(c, key, file)
     fieldplan.show_diff(c.out, plan)
-    where = "stdin" if file == "-" else file
+    where = _where(file)
     if plan.in_sync:
         c.msg.notice(f"in sync: the custom fields of {key} match {where}")
         return
@@ -548,10 +553,8 @@ def apply(
     from makini_cli.output import fieldplan
 
     c = app_ctx(ctx)
-    parsed = _read(c, file)
-    _for_connection(parsed, key, file)
-    plan = _plan(c, key, parsed)
-    where = "stdin" if file == "-" else file
+    parsed, plan = _plan_for(c, key, file)
+    where = _where(file)
     if plan.in_sync:
         c.msg.notice(f"nothing to change: the custom fields of {key} match {where}")
         fieldplan.show_result(c.out, fieldplan.apply_result(plan, {}, dry_run=dry_run))
@@ -578,7 +581,7 @@ def apply(
         f"made {made} change{'' if made == 1 else 's'}: the custom fields of {key} now match "
         f"{where}"
     )
-    _cache(c, key, keep=lambda _n, _d: False, add=list(parsed.fields))
+    _cache(c, key, keep=_none, add=list(parsed.fields))
     fieldplan.show_result(c.out, fieldplan.apply_result(plan, statuses, dry_run=False))
 
 
@@ -618,14 +621,13 @@ def _carry_out(
 
 
 def _make(api: Any, key: str, change: "Change") -> None:
+    after = change.after or {}
     if change.action == "delete":
         api.delete(key, change.key)
     elif change.action == "update":
-        after = change.after or {}
         wanted = {attribute: after[attribute] for attribute in change.changed()}
         api.update(key, change.key, **wanted)
     else:
-        after = change.after or {}
         api.create(
             key,
             entity=change.entity,

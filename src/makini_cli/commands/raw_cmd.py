@@ -7,11 +7,11 @@ import typer
 
 from makini_cli import completion
 from makini_cli.commands._common import KeyArg, app_ctx, new_app
+from makini_cli.commands._query import QueryFlags
 from makini_cli.errors import CliError, UsageError
 
 if TYPE_CHECKING:
     from makini_cli.api.errors import APIStatusError
-    from makini_cli.api.resources.raw import Filter
     from makini_cli.context import AppContext
     from makini_cli.output.render import Column
 
@@ -35,6 +35,13 @@ TABLE_ROWS = 50
 TABLE_MAX = 500
 #: Table names a hint lists before it says how many more there are.
 HINT_TABLES = 30
+#: How `raw rows` reads --filter, --sort and --fields: a table's fields are its columns.
+FLAGS = QueryFlags(
+    "column",
+    filter_hint="write it like --filter AUART=PM01 or --filter KTEXT:contains=pump",
+    sort_hint="write it like --sort AEDAT or --sort -AEDAT",
+    fields_hint="write it like --fields AUFNR,KTEXT",
+)
 
 TableArg = Annotated[
     str,
@@ -105,35 +112,6 @@ def tables(ctx: typer.Context, key: KeyArg) -> None:
     )
     mode = c.out.mode_for("stream")
     c.out.stream(iter(found), _table_columns(found) if mode in ("table", "wide") else None)
-
-
-def parse_filter(text: str) -> "Filter":
-    """`COLUMN=VALUE` or `COLUMN:OP=VALUE` (OP one of contract §2's operators)."""
-    from makini_cli.api.resources.raw import OPERATORS, Filter
-
-    name, sep, value = text.partition("=")
-    column, _, operator = name.partition(":")
-    column = column.strip()
-    if not sep or not column:
-        raise UsageError(
-            f"--filter {text!r} is not COLUMN=VALUE",
-            hint="write it like --filter AUART=PM01 or --filter KTEXT:contains=pump",
-        )
-    if operator and operator not in OPERATORS:
-        raise UsageError(
-            f"--filter {text!r}: unknown operator {operator!r}",
-            hint=f"use one of {', '.join(OPERATORS)}",
-        )
-    return Filter(column, value, operator or None)
-
-
-def parse_fields(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
-    if not names:
-        raise UsageError("--fields names no column", hint="write it like --fields AUFNR,KTEXT")
-    return names
 
 
 def _project(rows: Iterable[dict[str, Any]], fields: list[str] | None) -> Iterator[dict[str, Any]]:
@@ -221,14 +199,10 @@ def rows(
       makini raw rows 10000482937115 EQUI -o jsonl | jq -r .EQUNR
     """
     from makini_cli.api.errors import APIStatusError
-    from makini_cli.api.resources.raw import row_params
+    from makini_cli.api.query import list_params
 
-    if sort is not None and not sort.lstrip("-").strip():
-        raise UsageError(
-            "--sort names no column", hint="write it like --sort AEDAT or --sort -AEDAT"
-        )
-    params = row_params([parse_filter(f) for f in filter_ or ()], sort.strip() if sort else None)
-    wanted = parse_fields(fields)
+    params = list_params(FLAGS.filters(filter_), FLAGS.sort(None if sort is None else [sort]))
+    wanted = FLAGS.fields(None if fields is None else [fields])
     c = app_ctx(ctx)
     api = c.api.raw
     mode = c.out.mode_for("stream")

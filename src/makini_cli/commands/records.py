@@ -10,6 +10,7 @@ import typer
 
 from makini_cli.api.errors import APIStatusError
 from makini_cli.commands._common import LimitOption, app_ctx, complete_connection_keys, new_app
+from makini_cli.commands._query import QueryFlags
 from makini_cli.completion import complete_custom_field_names, complete_entities
 from makini_cli.context import AppContext
 from makini_cli.errors import CliError, UsageError
@@ -31,6 +32,14 @@ app = new_app(
       makini records get assets 02123400000001 --connection 10000715260448
       makini records export work-orders --connection 10000715260448 -o csv \\
         --output-file work-orders.csv"""
+)
+
+#: How the list commands read --filter, --sort and --fields.
+FLAGS = QueryFlags(
+    "field",
+    filter_hint="write --filter status=open or --filter 'updatedAt:gt=2025-01-01'",
+    sort_hint="write --sort dueAt or --sort -updatedAt",
+    fields_hint="write --fields key,title,status",
 )
 
 Category = Literal["eam", "erp", "wms"]
@@ -119,47 +128,6 @@ PageSizeOption = Annotated[
 # ---------------------------------------------------------------------- arguments
 
 
-def _filters(values: list[str] | None) -> list[tuple[str, str | None, str]]:
-    """`FIELD=VALUE` and `FIELD:OP=VALUE` as (field, operator, value)."""
-    from makini_cli.api.resources.records import FILTER_OPERATORS
-
-    operators = {op.lower(): op for op in FILTER_OPERATORS}
-    found: list[tuple[str, str | None, str]] = []
-    for text in values or []:
-        left, sep, value = text.partition("=")
-        name, colon, op = left.partition(":")
-        name = name.strip()
-        if not sep or not name:
-            raise UsageError(
-                f"--filter {text!r} is not FIELD=VALUE",
-                hint="write --filter status=open or --filter 'updatedAt:gt=2025-01-01'",
-            )
-        operator = None
-        if colon:
-            operator = operators.get(op.strip().lower())
-            if operator is None:
-                raise UsageError(
-                    f"--filter {text!r}: unknown operator {op.strip()!r}",
-                    hint=f"operators: {', '.join(FILTER_OPERATORS)}",
-                )
-        found.append((name, operator, value))
-    return found
-
-
-def _sort(values: list[str] | None) -> list[tuple[str, bool]]:
-    found: list[tuple[str, bool]] = []
-    for text in values or []:
-        value = text.strip()
-        descending = value.startswith("-")
-        name = value.lstrip("+-").strip()
-        if not name:
-            raise UsageError(
-                f"--sort {text!r} names no field", hint="write --sort dueAt or --sort -updatedAt"
-            )
-        found.append((name, descending))
-    return found
-
-
 def modified_after(text: str | None, now: datetime) -> str | None:
     """`--modified-after` as the ISO-8601 UTC time the API takes: an ISO time or date
     as given (UTC when it names no zone), or an age (`2h`, `3d`) back from `now`."""
@@ -190,26 +158,14 @@ def _query(
     after: str | None,
     sort: list[str] | None,
 ) -> "RecordQuery":
-    from makini_cli.api.resources.records import Filter, RecordQuery
+    from makini_cli.api.resources.records import RecordQuery
 
     return RecordQuery(
-        filters=[Filter(name, value, op) for name, op, value in _filters(filters)],
+        filters=FLAGS.filters(filters),
         match=match,
         modified_after=modified_after(after, datetime.now(UTC)),
-        sort=_sort(sort),
+        sort=FLAGS.sort(sort),
     )
-
-
-def _field_names(values: list[str] | None) -> list[str] | None:
-    names: list[str] = []
-    for value in values or []:
-        for part in value.split(","):
-            name = part.strip()
-            if name and name not in names:
-                names.append(name)
-    if values and not names:
-        raise UsageError("--fields names no field", hint="write --fields key,title,status")
-    return names or None
 
 
 # ---------------------------------------------------------------------- which category
@@ -426,7 +382,7 @@ def list_(
 
     c = app_ctx(ctx)
     query = _query(filter_, match, modified_after_, sort)
-    names = _field_names(fields)
+    names = FLAGS.fields(fields)
     target = _target(c, connection, entity, category)
     mode = c.out.mode_for("stream")
     if mode in ("table", "wide"):
@@ -536,7 +492,7 @@ def export(
     c = app_ctx(ctx)
     mode = _export_mode(c)
     query = _query(filter_, match, modified_after_, sort)
-    names = _field_names(fields)
+    names = FLAGS.fields(fields)
     path = Path(output_file) if output_file and output_file != "-" else None
     if path is not None:
         _check_writable(path)

@@ -17,7 +17,7 @@ from typing import Any
 from makini_cli.sandbox import raw
 from makini_cli.sandbox.platforms import Platform
 from makini_cli.sandbox.raw import RawTable
-from makini_cli.sandbox.unified import Entity, Reader, record_key
+from makini_cli.sandbox.unified_model import Entity, Reader, record_key
 
 
 class Spec:

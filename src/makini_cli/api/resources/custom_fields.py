@@ -86,15 +86,8 @@ class CustomFieldsAPI:
     ) -> CustomField:
         """Change what is given; None leaves an attribute as it is."""
         self._require("`custom-fields update`")
-        body: dict[str, Any] = {}
-        if name is not None:
-            body["name"] = name
-        if source is not None:
-            body["source"] = source
-        if type is not None:
-            body["type"] = type
-        if writable is not None:
-            body["writable"] = writable
+        given = {"name": name, "source": source, "type": type, "writable": writable}
+        body = {attribute: value for attribute, value in given.items() if value is not None}
         return self.client.request_as(
             CustomField, "PATCH", paths.custom_field(connection_key, field_key), json_body=body
         )

@@ -4,13 +4,14 @@ connection token).
 `GET /api/raw/tables` answers `{"data": [{"name", "columns"}]}`; a server with extensions
 adds `rows` (how many) and `custom` (a customer's own table). `GET
 /api/raw/tables/{table}/data` answers the list envelope and takes the list parameters
-(`filter[col]`, `filter[col:op]`, `sort[col]`, `page`, `per_page`). A table the system
-does not have is a 404 whose `details.tables` lists those it has.
+(`filter[col]`, `filter[col:op]`, `sort[col]` as api/query.py builds them, `page`,
+`per_page`). A table the system does not have is a 404 whose `details.tables` lists those
+it has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,22 +22,6 @@ from makini_cli.api.errors import MalformedResponseError
 from makini_cli.api.resources.connections import ConnectionsAPI
 from makini_cli.api.session import ConnectionTokenSession
 
-#: the filter operators of contract §2 (`lted` is Makini's misspelling of `lteq`)
-OPERATORS = ("contains", "startsWith", "gt", "gteq", "lt", "lteq", "lted")
-
-
-@dataclass(frozen=True)
-class Filter:
-    """`column` compared with `value` by `operator` (None: equal)."""
-
-    column: str
-    value: str
-    operator: str | None = None
-
-    @property
-    def param(self) -> str:
-        return f"filter[{self.column}{':' + self.operator if self.operator else ''}]"
-
 
 @dataclass(frozen=True)
 class RowsPage:
@@ -45,16 +30,6 @@ class RowsPage:
     rows: list[dict[str, Any]]
     #: None when the server does not say
     total: int | None
-
-
-def row_params(filters: Sequence[Filter] = (), sort: str | None = None) -> dict[str, Any]:
-    """The query of a rows call: each filter, and `sort` as `column` (ascending) or
-    `-column` (descending)."""
-    params: dict[str, Any] = {f.param: f.value for f in filters}
-    if sort:
-        descending = sort.startswith("-")
-        params[f"sort[{sort.lstrip('-')}]"] = 1 if descending else 0
-    return params
 
 
 class RawAPI:

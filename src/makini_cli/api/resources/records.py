@@ -16,21 +16,19 @@ without kinds), the categories are tried in order with one small read each.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from makini_cli.api import paths
 from makini_cli.api.capabilities import Capabilities
 from makini_cli.api.client import MAX_PER_PAGE, ApiClient, Page
 from makini_cli.api.errors import APIStatusError, MalformedResponseError
+from makini_cli.api.query import Filter as Filter
+from makini_cli.api.query import Sort, filter_params, sort_params
 from makini_cli.api.resources.connections import ConnectionsAPI
 from makini_cli.api.session import ConnectionTokenSession
 from makini_cli.vocabulary import CATEGORY_OF_KIND, ENTITIES
 
-#: The operators a filter may carry after its field (`filter[updatedAt:gt]`), as
-#: Makini spells them: its reference writes `lted` where `lteq` is meant; both are sent
-#: as given, the server takes either.
-FILTER_OPERATORS: tuple[str, ...] = ("contains", "startsWith", "gt", "gteq", "lt", "lteq", "lted")
 #: The entity every category serves: what a category is probed with.
 PROBE_ENTITY = "sites"
 
@@ -38,19 +36,6 @@ PROBE_ENTITY = "sites"
 def entity_path(name: str) -> str:
     """An entity as Makini's paths name it: `work_orders`, `Work-Orders` → `work-orders`."""
     return name.strip().lower().replace("_", "-")
-
-
-@dataclass(frozen=True)
-class Filter:
-    field: str
-    value: str
-    #: one of FILTER_OPERATORS, or None for equality
-    operator: str | None = None
-
-    @property
-    def param(self) -> str:
-        name = f"{self.field}:{self.operator}" if self.operator else self.field
-        return f"filter[{name}]"
 
 
 @dataclass(frozen=True)
@@ -63,25 +48,17 @@ class RecordQuery:
     #: an ISO-8601 time: only records updated after it (`modified_after`)
     modified_after: str | None = None
     #: (field, descending) pairs, the first sorts first
-    sort: Sequence[tuple[str, bool]] = field(default_factory=tuple)
+    sort: Sequence[Sort] = ()
 
     def params(self) -> dict[str, str | list[str]]:
         """The query parameters; two filters on one field (`--match any` of two values)
         repeat the parameter."""
-        params: dict[str, str | list[str]] = {}
-        for item in self.filters:
-            found = params.get(item.param)
-            if found is None:
-                params[item.param] = item.value
-            else:
-                params[item.param] = [*([found] if isinstance(found, str) else found), item.value]
+        params = filter_params(self.filters)
         if self.match:
             params["filterMatch"] = self.match
         if self.modified_after:
             params["modified_after"] = self.modified_after
-        for name, descending in self.sort:
-            params[f"sort[{name}]"] = "1" if descending else "0"
-        return params
+        return params | sort_params(self.sort)
 
 
 @dataclass(frozen=True)
