@@ -436,7 +436,13 @@ def complete_custom_field_names(incomplete: str = "", ctx: Any = None) -> list[C
     `--connection`), as `custom-fields list KEY` last showed them (the cache)."""
     if _describing:
         return _spec({"kind": "custom_fields"})
-    return _out(_connection_cached(ctx, "custom_fields"), incomplete)
+    # `--fields key,insp<Tab>`: complete the last name of a comma-separated list.
+    head, comma, last = incomplete.rpartition(",")
+    done = head + comma
+    return [
+        (done + value, text)
+        for value, text in _out(_connection_cached(ctx, "custom_fields"), last)
+    ]
 
 
 def complete_raw_tables(incomplete: str = "", ctx: Any = None) -> list[Completion]:

@@ -509,6 +509,9 @@ def test_tab_offers_the_field_names_commands_saw(bundled: Served) -> None:
     assert "work-orders" in offered("custom-fields", "list", KEY, "--entity", word="work")
     assert offered("custom-fields", "export", KEY, "-o") == ["toml", "json"]
     assert offered("custom-fields", "create", KEY, "--type", word="b") == ["boolean"]
+    # `records … --fields a,b`: the last name of the list completes, the rest is kept.
+    line = ("records", "list", "work-orders", "--connection", KEY, "--fields")
+    assert offered(*line, word="key,che") == ["key,checker"]
 
 
 def test_a_defined_field_shows_on_the_entity_s_records(sandbox: Served) -> None:

@@ -195,9 +195,12 @@ def _check_entity(entity: str, category: str, given: str) -> None:
 
     served = ENTITIES.get(category, ())
     if entity not in served:
+        elsewhere = [name for name, entities in ENTITIES.items() if entity in entities]
+        where = f" (it is one of {' and '.join(elsewhere)})" if elsewhere else ""
         raise UsageError(
-            f"{given!r} is not an entity of the {category} category",
-            hint=f"{category} entities: {', '.join(served)}",
+            f"{given!r} is not an entity of the {category} category{where}",
+            hint=f"this connection's records are read through {category}: "
+            f"{', '.join(served)}",
         )
 
 
