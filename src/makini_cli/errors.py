@@ -40,8 +40,8 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.CONFLICT: "conflict: sync already running (--if-running fail), other 409",
     ExitCode.PENDING: "still pending: a wait or watch reached --timeout; the job goes on",
     ExitCode.CHECK_FAILED: (
-        "check failed: a webhook signature did not verify (`webhooks verify`), or"
-        " `custom-fields diff` found drift"
+        "check failed: a webhook signature did not verify (`webhooks verify`),"
+        " `custom-fields diff` found drift, or `connections status --until` cannot hold"
     ),
     ExitCode.SYNC_FAILED: "the sync ended failed",
     ExitCode.SYNC_CANCELLED: "the sync was cancelled",

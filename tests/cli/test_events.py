@@ -76,10 +76,10 @@ def test_tail_prints_the_log_oldest_first_with_its_filters(busy: Served) -> None
 
     as_csv = run("events", "tail", "-o", "csv", env=env)
     assert as_csv.stdout.splitlines()[0] == "created_at,event,connection_key,body,id"
-    table = run("events", "tail", env=env, tty=True, columns=100)
+    table = run("events", "tail", env=env, tty=True, columns=120)
     assert table.stdout.splitlines()[0].split() == ["TIME", "EVENT", "CONNECTION", "SUMMARY", "ID"]
     assert "ping from makini sandbox" in table.stdout and "just now" in table.stdout
-    assert all(len(line) <= 100 for line in table.stdout.splitlines())
+    assert all(len(line) <= 120 for line in table.stdout.splitlines())
 
 
 def test_a_follow_prints_each_new_event_once_and_rides_out_a_503(busy: Served) -> None:

@@ -63,8 +63,17 @@ def test_documented_calls_work_and_the_rest_names_the_capability(
     assert token.stdout.startswith("eyJ0eXAiOiJKV1Qi")  # a JWT access token
     assert run("connections", "token", ACTIVE, "-o", "json", env=env).json()["expires_at"]
 
-    missing(run("connections", "status", ACTIVE, env=env), "status")
-    missing(run("connections", "status", env=env), "status")
+    # Status from the documented list: what Makini says of a connection's state, no more.
+    names = {r["key"]: r["name"] for r in rows}
+    one = run("connections", "status", ACTIVE, "-o", "json", env=env)
+    assert one.code == 0, one
+    assert [{k: v for k, v in o.items() if v is not None} for o in one.json()] == [
+        {"key": ACTIVE, "name": names[ACTIVE], "status": "active"}
+    ]
+    every = run("connections", "status", "-o", "json", env=env)
+    assert every.code == 0 and len(every.json()) == len(rows)
+    waiting = run("connections", "status", ACTIVE, "--until", "health=online", env=env)
+    missing(waiting, "status")
     missing(run("connections", "list", "--health", "offline", env=env), "status")
 
 

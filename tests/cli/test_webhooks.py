@@ -281,6 +281,7 @@ def test_tab_knows_event_names_webhook_ids_deliveries_and_keys_without_the_netwo
     assert offered("webhooks", "create", "--event", word="sync.") == [
         "sync.completed",
         "sync.failed",
+        "sync.started",
     ]
     assert "work_orders.updated" in offered("webhooks", "update", "wh_a", "--event")
     assert "connection.auth_required" in offered("events", "tail", "--event", word="conn")

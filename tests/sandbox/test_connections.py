@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from makini_cli.sandbox.clock import ManualClock
+from makini_cli.sandbox.clock import ManualClock, iso
 from makini_cli.sandbox.platforms import find_platform
+from makini_cli.sandbox.store import DB_FILENAME, MIGRATIONS, Store
 
 from .conftest import (
     ACTIVE_KEY,
@@ -425,8 +428,11 @@ def test_status_reports_health_and_errors(client: httpx.Client, admin: dict[str,
     data = offline.json()["data"]
     assert set(data) == {
         "key",
+        "name",
+        "platform",
         "status",
         "health",
+        "health_since",
         "sync_status",
         "last_sync_at",
         "last_successful_sync_at",
@@ -470,3 +476,122 @@ def test_seed_is_deterministic(make_sandbox: Any) -> None:
         ]
 
     assert snapshot("one") == snapshot("two")
+
+
+STATUS_EXT_FIELDS = ("sync_status", "error", "health_since")
+
+
+def test_list_get_and_status_say_the_same_sync_state_error_and_health_since(
+    client: httpx.Client, admin: dict[str, str]
+) -> None:
+    listed = {c["key"]: c for c in _connections(client, admin)}
+    for key, connection in listed.items():
+        got = client.get(f"/api/system/connections/{key}", headers=admin).json()["data"]
+        status = client.get(f"/api/system/connections/{key}/status", headers=admin).json()["data"]
+        assert got == connection
+        for field in (*STATUS_EXT_FIELDS, "name", "platform", "status", "health"):
+            assert status[field] == connection[field], (key, field)
+    offline = listed[OFFLINE_KEY]
+    assert offline["sync_status"] == "error"
+    assert offline["error"] == {
+        "code": "SYSTEM_UNREACHABLE",
+        "message": "The connected system does not answer.",
+    }
+    # Down since its outage began: the seed's outage starts at its last successful sync.
+    assert offline["health_since"] == offline["last_successful_sync_at"]
+    assert listed[ACTIVE_KEY]["error"] is None
+    assert listed[ACTIVE_KEY]["health_since"] == listed[ACTIVE_KEY]["created_at"]
+    pending = next(c for c in listed.values() if c["status"] == "pending")
+    assert pending["health"] is None and pending["health_since"] is None
+    # `error` is an object: filtered and sorted on by its code.
+    rejected = all_pages(
+        client,
+        "/api/system/connections?filter[error.code]=REAUTHORIZATION_REQUIRED&sort[error.code]=0",
+        admin,
+    )
+    assert [c["health"] for c in rejected] == ["reauth_required"]
+
+
+def test_health_since_is_the_creation_then_each_health_change(make_sandbox: Any) -> None:
+    clock = ManualClock()
+    client = make_sandbox("since", clock=clock)
+    admin = bearer(token_pair(client)["access_token"])
+    created = client.post("/api/system/connections", json=NEW_CONNECTION, headers=admin)
+    key = created.json()["data"]["key"]
+
+    def since() -> str:
+        data = client.get(f"/api/system/connections/{key}", headers=admin).json()["data"]
+        status = client.get(f"/api/system/connections/{key}/status", headers=admin).json()
+        assert status["data"]["health_since"] == data["health_since"]
+        return str(data["health_since"])
+
+    born = since()
+    assert born == iso(clock.now().timestamp())
+    clock.advance(600)  # its first sync ends: no health change
+    assert since() == born
+    clock.advance(60)
+    client.post(f"/sandbox/connections/{key}/break-credentials", headers=admin)
+    broken = since()
+    assert broken == iso(clock.now().timestamp()) and broken != born
+    clock.advance(60)
+    client.post(f"/sandbox/connections/{key}/break-credentials", headers=admin)  # no change
+    assert since() == broken
+    client.post(f"/sandbox/connections/{key}/fix-credentials", headers=admin)
+    assert since() == iso(clock.now().timestamp())
+
+
+def test_without_extensions_the_connection_has_only_documented_fields(make_sandbox: Any) -> None:
+    client = make_sandbox("documented", extensions=False)
+    admin = bearer(token_pair(client)["access_token"])
+    for connection in _connections(client, admin):
+        assert not set(STATUS_EXT_FIELDS) & set(connection)
+        assert "health" not in connection
+
+
+def test_an_older_data_dir_learns_when_each_health_began(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    conn = sqlite3.connect(data / DB_FILENAME, isolation_level=None)
+    for script in MIGRATIONS[:9]:
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.execute("PRAGMA user_version = 9")
+    rows = {
+        # key: (health, created_at, last_successful_sync_at)
+        "told": ("online", 100.0, 500.0),
+        "down": ("offline", 100.0, 500.0),
+        "down-no-outage": ("offline", 100.0, 500.0),
+        "rejected": ("reauth_required", 100.0, 500.0),
+        "never-synced": ("reauth_required", 100.0, None),
+        "online": ("online", 100.0, 500.0),
+        "pending": (None, 100.0, None),
+    }
+    for key, (health, created, success) in rows.items():
+        conn.execute(
+            "INSERT INTO connections (key, name, email, status, platform, health, created_at,"
+            " updated_at, last_successful_sync_at) VALUES (?, 'n', 'e', 'active', 'inextia', ?,"
+            " ?, ?, ?)",
+            (key, health, created, created, success),
+        )
+    conn.execute("INSERT INTO outages (connection_key, started_at) VALUES ('down', 700.0)")
+    conn.execute(
+        "INSERT INTO events (id, event, connection_key, created_at, body) VALUES"
+        " ('evt_1', 'connection.status_changed', 'told', 800.0, '{}'),"
+        " ('evt_2', 'connection.status_changed', 'told', 900.0, '{}'),"
+        " ('evt_3', 'sync.completed', 'online', 950.0, '{}')"
+    )
+    conn.close()
+    store = Store.open(data)
+    with store.connection() as opened:
+        found = dict(opened.execute("SELECT key, health_since FROM connections").fetchall())
+    store.close()
+    assert found == {
+        "told": 900.0,  # its last health change
+        "down": 700.0,  # its outage's start
+        "down-no-outage": 500.0,  # its last successful sync: the system answered then
+        "rejected": 500.0,
+        "never-synced": 100.0,  # its creation
+        "online": 100.0,
+        "pending": None,  # no health, so no start of it
+    }

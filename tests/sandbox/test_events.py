@@ -34,6 +34,16 @@ NEW_CONNECTION = {
 }
 FINAL = frozenset({"succeeded", "failed", "cancelled"})
 SYNC_EVENTS = frozenset({"sync.completed", "sync.failed"})
+#: The status call's fields a client tailing connections follows (issue 11).
+STATUS_FIELDS = (
+    "status",
+    "health",
+    "sync_status",
+    "last_sync_at",
+    "last_successful_sync_at",
+    "next_sync_at",
+    "error",
+)
 ENTITY_EVENTS = frozenset(
     f"{entity}.{action}"
     for entity in events.ENTITY_EVENT_ENTITIES
@@ -44,12 +54,14 @@ ENTITY_EVENTS = frozenset(
 @dataclass(frozen=True)
 class View:
     """What the API shows: each connection's status and health, every sync, every custom
-    field, and the records a test watches by their `updatedAt`."""
+    field, the records a test watches by their `updatedAt`, and each connection's
+    `STATUS_FIELDS`."""
 
     connections: dict[str, dict[str, Any]]
     syncs: dict[str, dict[str, Any]]
     fields: dict[str, dict[str, Any]]
     records: dict[str, str]
+    states: dict[str, dict[str, Any]]
 
 
 #: A record to watch: (connection key, "eam/work-orders", record key).
@@ -92,7 +104,8 @@ def _observe(client: httpx.Client, admin: dict[str, str], watched: Sequence[Watc
             answer = client.get(f"/api/{path}/{record_key}", headers=token)
             if answer.status_code == 200:
                 records[record_key] = answer.json()["data"]["updatedAt"]
-    return View(connections, syncs, fields, records)
+    states = {c["key"]: {f: c[f] for f in STATUS_FIELDS} for c in listed}
+    return View(connections, syncs, fields, records, states)
 
 
 def _explain(before: View, after: View, fresh: list[dict[str, Any]]) -> None:
@@ -229,6 +242,39 @@ def _explain(before: View, after: View, fresh: list[dict[str, Any]]) -> None:
         if [(e["event"].split(".")[1], e["created_at"]) for e in told] != [(action, now_time)]:
             problems.append(f"record {record_key}: {was_time}→{now_time} told as {told}")
         explained.update(e["id"] for e in told)
+    for sync_id, sync in after.syncs.items():
+        if sync_id in before.syncs:
+            continue
+        started = [
+            e for e in fresh if e["event"] == "sync.started" and e["body"]["sync_id"] == sync_id
+        ]
+        if [
+            (e["created_at"], e["connection_key"], e["body"]["sync"]["id"], e["body"]["type"])
+            for e in started
+        ] != [(sync["created_at"], sync["connection_key"], sync_id, sync["type"])]:
+            problems.append(f"sync {sync_id} appeared, told as {started}")
+        explained.update(e["id"] for e in started)
+    for event in fresh:
+        if event["event"] != "connection.updated":
+            continue
+        key = event["connection_key"]
+        now_state = after.states.get(key)
+        changed = event["body"]["changed"]
+        # Over a long step a field may change more than once: the last event says how
+        # it ended.
+        last = [e for e in fresh if e["connection_key"] == key][-1] is event
+        if now_state is None or (
+            last and {f: event["body"][f] for f in changed} != {f: now_state[f] for f in changed}
+        ):
+            problems.append(f"{key}: {before.states.get(key)}→{now_state} told as {event}")
+        explained.add(event["id"])
+    # Whatever changed of a connection's status fields, an event of it says so: a client
+    # tailing the log re-reads exactly the connections concerned.
+    for key in before.states.keys() | after.states.keys():
+        if before.states.get(key) != after.states.get(key) and not any(
+            e["connection_key"] == key for e in fresh
+        ):
+            problems.append(f"{key}: {before.states.get(key)}→{after.states.get(key)} untold")
     unexplained = [e for e in fresh if e["id"] not in explained]
     assert not problems and not unexplained, (problems, unexplained)
 
@@ -261,17 +307,18 @@ def test_every_change_seen_through_the_api_has_its_event(
         return result
 
     def start_sync(key: str) -> dict[str, Any]:
-        """Queued: a change the API shows, with no event (the contract names none)."""
+        """Queued: (ext) `sync.started`, the contract names no event for it."""
         started: dict[str, Any] = {}
         queued = step(
             lambda: started.update(post(f"/api/system/connections/{key}/syncs", {}, 202)),
             requested=True,
         )
-        assert queued == []
+        assert [(e["event"], e["body"]["sync"]) for e in queued] == [("sync.started", started)]
         return started
 
     created = step(lambda: post("/api/system/connections", NEW_CONNECTION), requested=True)
-    (event,) = created
+    event, first_started = created
+    assert first_started["event"] == "sync.started"
     key = event["connection_key"]
     assert view.connections[key]["status"] == "synchronizing"
     first_sync = step(lambda: manual_clock.advance(600), requested=False)
@@ -598,3 +645,93 @@ def test_a_request_reads_the_clock_once(tmp_path: Path) -> None:
     told = [e for e in logged[2]["data"] if e["event"].startswith("connection.")]
     assert [e["created_at"] for e in told] == [iso(broke[1])] * 2
     assert started[2]["data"]["created_at"] == iso(started[1])
+
+
+def test_each_change_of_a_connections_status_comes_with_an_event_of_it(
+    make_sandbox: Callable[..., httpx.Client], manual_clock: ManualClock
+) -> None:
+    """Issue 11: a client tailing the log re-reads exactly the connections whose status
+    (`GET …/status`) changed."""
+    client = make_sandbox("status", clock=manual_clock)
+    admin = bearer(token_pair(client)["access_token"])
+    log = Log(client, admin)
+    keys = [c["key"] for c in all_pages(client, "/api/system/connections", admin)]
+
+    def statuses() -> dict[str, dict[str, Any]]:
+        found = {}
+        for key in keys:
+            answer = client.get(f"/api/system/connections/{key}/status", headers=admin)
+            found[key] = {k: v for k, v in answer.json()["data"].items() if k != "checked_at"}
+        return found
+
+    def step(action: Callable[[], object]) -> tuple[set[str], list[str]]:
+        """Do `action`: answers which status fields of ACTIVE_KEY changed, and its events."""
+        before = statuses()
+        action()
+        after = statuses()
+        fresh = log.new()
+        changed = {key for key in keys if before[key] != after[key]}
+        told = {e["connection_key"] for e in fresh}
+        assert changed == told, (before, after, fresh)
+        fields = {f for f in after[ACTIVE_KEY] if before[ACTIVE_KEY][f] != after[ACTIVE_KEY][f]}
+        return fields, [e["event"] for e in fresh if e["connection_key"] == ACTIVE_KEY]
+
+    def post(path: str, body: object = None) -> None:
+        answer = client.request("POST", path, json=body, headers=admin)
+        assert answer.is_success, answer.text
+
+    def schedule(enabled: bool) -> None:
+        answer = client.put(
+            f"/api/system/connections/{ACTIVE_KEY}/schedule",
+            json={"enabled": enabled, "interval_minutes": 15},
+            headers=admin,
+        )
+        assert answer.status_code == 200, answer.text
+
+    control = f"/sandbox/connections/{ACTIVE_KEY}"
+
+    def later(path: str) -> Callable[[], None]:
+        """POST `path` a second later: health_since is to the second."""
+
+        def action() -> None:
+            manual_clock.advance(1)
+            post(path)
+
+        return action
+
+    assert step(lambda: schedule(True)) == ({"next_sync_at"}, ["connection.updated"])
+    assert step(lambda: post(f"/api/system/connections/{ACTIVE_KEY}/syncs", {})) == (
+        {"sync_status"},
+        ["sync.started"],
+    )
+    ended, told = step(lambda: manual_clock.advance(60))
+    assert ended == {"sync_status", "last_sync_at", "last_successful_sync_at"}
+    assert told[-1] == "sync.completed"
+    down = {"status", "health", "health_since", "error"}
+    assert step(lambda: post(f"{control}/outage", {"seconds": 90})) == (
+        down,
+        ["connection.status_changed"],
+    )
+    assert step(lambda: manual_clock.advance(150)) == (down, ["connection.status_changed"])
+    assert step(later(f"{control}/break-credentials")) == (
+        down | {"next_sync_at"},
+        ["connection.status_changed", "connection.auth_required"],
+    )
+    assert step(later(f"{control}/fix-credentials")) == (
+        down | {"next_sync_at"},
+        ["connection.status_changed"],
+    )
+    # While the system is down, rejected credentials change no health: only that no sync
+    # is due until someone fixes them.
+    step(lambda: post(f"{control}/outage", {"seconds": 90}))
+    assert step(later(f"{control}/break-credentials")) == (
+        {"next_sync_at"},
+        ["connection.updated"],
+    )
+    assert step(later(f"{control}/fix-credentials")) == (
+        {"next_sync_at"},
+        ["connection.updated"],
+    )
+    assert step(lambda: manual_clock.advance(150)) == (down, ["connection.status_changed"])
+    assert step(lambda: schedule(False)) == ({"next_sync_at"}, ["connection.updated"])
+    assert step(lambda: schedule(False)) == (set(), [])  # no change, no event

@@ -14,6 +14,7 @@ import pytest
 
 import makini_cli.sandbox
 from makini_cli.sandbox import (
+    connections,
     events,
     health,
     records,
@@ -41,7 +42,7 @@ STATE_WRITE = re.compile(
 #: Who else may, and why: the migrations, and the seed, which builds the world before any
 #: event (a reset empties the log with it) through `connections.insert_connection`.
 ALLOWED_WRITES: dict[str, int] = {
-    "store.py": 2,  # migration 7 renames scopes
+    "store.py": 3,  # migration 7 renames scopes; 10 learns when each health began
     "seed.py": 2,  # the seeded outages and rejected credentials
     "connections.py": 1,  # insert_connection: the seed's raw writer (see below)
 }
@@ -128,11 +129,16 @@ def test_a_successful_sync_announces_its_records_then_completes(
         first = syncs.start_sync(conn, runtime.now(), key, trigger="initial")
     created = _events(runtime, key)
     assert [(e["event"], e["body"]) for e in created] == [
-        ("connection.status_changed", {"from": None, "to": "online", "status": "active"})
+        ("connection.status_changed", {"from": None, "to": "online", "status": "active"}),
+        (
+            "sync.started",
+            {k: first[k] for k in ("type", "trigger", "scopes")}
+            | {"sync_id": first["id"], "sync": first},
+        ),
     ]
     _advance(runtime, manual_clock, 400)
     row = _sync_row(runtime, first["id"])
-    logged = _events(runtime, key)[1:]
+    logged = _events(runtime, key)[2:]
     completed = logged[-1]
     assert completed["event"] == "sync.completed"
     assert set(completed["body"]) == SYNC_BODY_FIELDS
@@ -289,9 +295,15 @@ def test_credentials_rejected_during_an_outage_are_told_when_the_system_answers(
     with runtime.store.transaction() as conn:
         health.start_outage(conn, now, ACTIVE_KEY, 90)
         health.break_credentials(conn, now, ACTIVE_KEY)  # nothing to learn from a silent system
-    assert _names(runtime, ACTIVE_KEY) == ["connection.status_changed"]
+    # Only that no sync is due while the credentials are rejected.
+    down, nothing_due = _events(runtime, ACTIVE_KEY)
+    assert down["event"] == "connection.status_changed"
+    assert (nothing_due["event"], nothing_due["body"]) == (
+        "connection.updated",
+        {"changed": ["next_sync_at"], "next_sync_at": None},
+    )
     _advance(runtime, manual_clock, 200)
-    back = _events(runtime, ACTIVE_KEY)[1:]
+    back = _events(runtime, ACTIVE_KEY)[2:]
     assert [(e["event"], e["created_at"]) for e in back] == [
         ("connection.status_changed", iso(syncs.next_probe(now + 90))),
         ("connection.auth_required", iso(syncs.next_probe(now + 90))),
@@ -344,7 +356,8 @@ def test_deleting_a_connection_cancels_its_sync_at_once_then_says_it_is_gone(
         sync = syncs.start_sync(conn, now, ACTIVE_KEY)
         transitions.delete_connection(conn, now, ACTIVE_KEY)
     assert _sync_row(runtime, sync["id"])["status"] == "cancelled"
-    cancelled, gone = _events(runtime, ACTIVE_KEY)
+    started, cancelled, gone = _events(runtime, ACTIVE_KEY)
+    assert (started["event"], started["body"]["sync_id"]) == ("sync.started", sync["id"])
     assert (cancelled["event"], cancelled["body"]["sync_id"]) == ("sync.failed", sync["id"])
     assert (gone["event"], gone["body"]) == (
         "connection.status_changed",
@@ -352,14 +365,70 @@ def test_deleting_a_connection_cancels_its_sync_at_once_then_says_it_is_gone(
     )
 
 
-def test_metadata_and_a_queued_sync_change_rows_without_events(runtime: Runtime) -> None:
+def test_metadata_changes_rows_without_events(runtime: Runtime) -> None:
     now = runtime.now()
     with runtime.store.transaction() as conn:
         transitions.set_metadata(conn, now, ACTIVE_KEY, [("region", "eu")])
         assert transitions.remove_metadata(conn, now, ACTIVE_KEY, "region")
         assert not transitions.remove_metadata(conn, now, ACTIVE_KEY, "region")
-        syncs.start_sync(conn, now, ACTIVE_KEY)
     assert _events(runtime) == []
+
+
+def test_a_queued_sync_tells_it_started_with_the_sync_as_the_api_shows_it(
+    runtime: Runtime,
+) -> None:
+    now = runtime.now()
+    with runtime.store.transaction() as conn:
+        sync = syncs.start_sync(conn, now, ACTIVE_KEY, scopes=["vendors", "sites"])
+        shown = syncs.get_sync(conn, now, sync["id"])
+        status = connections.connection_status(conn, now, ACTIVE_KEY)
+    (event,) = _events(runtime)
+    assert (event["event"], event["connection_key"], event["created_at"]) == (
+        "sync.started",
+        ACTIVE_KEY,
+        iso(now),
+    )
+    assert event["body"] == {
+        "sync_id": sync["id"],
+        "type": "incremental",
+        "trigger": "manual",
+        "scopes": ["vendors", "sites"],
+        "sync": shown,
+    }
+    assert shown["status"] == "queued" and status["sync_status"] == "inprogress"
+
+
+def test_next_sync_at_changes_with_no_other_event_tell_it(
+    runtime: Runtime, manual_clock: ManualClock
+) -> None:
+    now = runtime.now()
+    with runtime.store.transaction() as conn:
+        schedules.put_schedule(conn, now, ACTIVE_KEY, enabled=True, interval_minutes=15)
+        schedules.put_schedule(conn, now, ACTIVE_KEY, enabled=True, interval_minutes=15)  # same
+        schedules.put_schedule(conn, now, ACTIVE_KEY, enabled=False, interval_minutes=15)
+    assert [(e["event"], e["body"]) for e in _events(runtime, ACTIVE_KEY)] == [
+        (
+            "connection.updated",
+            {"changed": ["next_sync_at"], "next_sync_at": iso(now + 15 * 60)},
+        ),
+        ("connection.updated", {"changed": ["next_sync_at"], "next_sync_at": None}),
+    ]
+    # A slot that finds a sync running is skipped: the next one is an interval on.
+    with runtime.store.transaction() as conn:
+        schedules.put_schedule(conn, now, ACTIVE_KEY, enabled=True, interval_minutes=15)
+    manual_clock.advance(15 * 60 - 1)
+    with runtime.store.transaction() as conn:
+        syncs.start_sync(conn, runtime.now(), ACTIVE_KEY, full=True)  # minutes long
+    seen = len(_events(runtime, ACTIVE_KEY))
+    _advance(runtime, manual_clock, 1)
+    skipped = _events(runtime, ACTIVE_KEY)[seen:]
+    assert [(e["event"], e["body"], e["created_at"]) for e in skipped] == [
+        (
+            "connection.updated",
+            {"changed": ["next_sync_at"], "next_sync_at": iso(now + 30 * 60)},
+            iso(now + 15 * 60),
+        )
+    ]
 
 
 def test_a_jump_writes_the_log_as_it_would_have_been_written_live(

@@ -499,6 +499,14 @@ def test_an_event_filter_without_anything_matches_everything() -> None:
         ),
         ({"code": "INTERNAL", "message": "boom", "request_id": None}, "INTERNAL: boom"),
         ({"message": "ping from makini sandbox", "webhook_id": HOOK}, "ping from makini sandbox"),
+        (
+            {"changed": ["next_sync_at"], "next_sync_at": "2026-11-30T07:00:00Z"},
+            "next_sync_at → 2026-11-30T07:00:00Z",
+        ),
+        (
+            {"key": "cf_1", "entity": "work-orders", "name": "inspector", "type": "string"},
+            "work-orders/inspector (string)",
+        ),
         ({"other": 1}, '{"other":1}'),
         (None, ""),
     ],

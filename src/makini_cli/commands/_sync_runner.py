@@ -1,6 +1,7 @@
 """Start syncs, follow them to the end, and turn what happened into outcomes.
 
-Shared by `sync run` (one connection or a fan-out over many) and `sync watch`.
+Shared by `sync run` (one connection or a fan-out over many) and `sync watch` (syncs
+already running, or already ended: those are reported at once).
 
 Concurrency bounds requests in flight, not syncs: every sync is started as soon as a
 worker is free, and one scheduler (the caller's thread) keeps a queue of when each
@@ -37,7 +38,7 @@ from makini_cli.api.resources.syncs import (
 from makini_cli.errors import CliError, ExitCode
 from makini_cli.failures import to_cli_error
 from makini_cli.models.sync import Sync
-from makini_cli.output.progress import ProgressView
+from makini_cli.output.progress import ProgressView, ran_for
 
 if TYPE_CHECKING:
     from makini_cli.api.client import ApiClient
@@ -78,6 +79,8 @@ class Outcome:
     sync: Sync | None = None
     error: CliError | None = None
     request_id: str | None = None
+    #: how long the sync ran on the server, by its own times (`ran_for`); when it has
+    #: none (or none was started), how long this run spent on it
     elapsed: float = 0.0
 
     @property
@@ -360,18 +363,29 @@ class SyncRunner:
                 self.active.pop(item.key, None)
             # The last Sync seen stays in the outcome even when following it failed: the
             # sync goes on on the server, and its id is how to find it again.
+            # An ended sync by its own times (no "now" needed); one still going as the
+            # display counts it, since it knows which clock to trust for "now".
+            latest, ran = item.latest, None
+            if latest is not None:
+                ran = ran_for(latest, 0.0) if latest.finished else self.progress.seconds(item.key)
             return Outcome(
                 item.key,
                 result,
                 item.latest,
                 error=error,
                 request_id=item.tracker.request_id,
-                elapsed=self.monotonic() - item.started,
+                elapsed=self.monotonic() - item.started if ran is None else ran,
             )
 
-        for key, tracker in (trackers or {}).items():
-            follow(key, tracker, poll_now=True)
         try:
+            for key, tracker in (trackers or {}).items():
+                # Read just now by the caller: one that has ended is reported at once. One
+                # still going is polled at once all the same, since it may have ended
+                # before the event log was opened, and the log will not tell of it.
+                follow(key, tracker, poll_now=True)
+                item = followed[key]
+                if item.latest is not None and item.latest.finished:
+                    yield finish(item, self._polled(item, item.latest) or "failed")
             # `followed`, not `due`: a sync that ended through the log leaves its safety
             # poll behind in `due`, which must not hold the run.
             while to_start or inflight or followed:

@@ -49,6 +49,9 @@ class EventName(StrEnum):
     CUSTOM_FIELD_CREATED = "custom_field.created"
     CUSTOM_FIELD_UPDATED = "custom_field.updated"
     CUSTOM_FIELD_DELETED = "custom_field.deleted"
+    # (ext) a sync started; a connection's status fields changed with no other event
+    SYNC_STARTED = "sync.started"
+    CONNECTION_UPDATED = "connection.updated"
 
 
 EVENT_NAMES: tuple[str, ...] = tuple(name.value for name in EventName)

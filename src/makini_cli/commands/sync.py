@@ -17,9 +17,17 @@ from makini_cli.commands._common import (
 )
 from makini_cli.commands._common import idempotency_key as check_idempotency_key
 from makini_cli.context import AppContext
-from makini_cli.errors import CliError, ExitCode, QuietExit, UsageError, interruption_code
+from makini_cli.errors import (
+    AbortedError,
+    CliError,
+    ExitCode,
+    QuietExit,
+    UsageError,
+    interruption_code,
+)
 
 if TYPE_CHECKING:
+    from makini_cli.api.resources.syncs import Tracker
     from makini_cli.commands._sync_runner import Outcome, RunOptions, SyncRunner
     from makini_cli.models.sync import Sync
     from makini_cli.output.github import SummaryRow
@@ -250,7 +258,15 @@ def run(
 @app.command("watch")
 def watch(
     ctx: typer.Context,
-    sync_id: IdArg,
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[ID|KEY]...",
+            help="Sync ids (sync_…), or connection keys: a key means its running sync, "
+            "else its latest. None on a terminal: pick from the running syncs.",
+            autocompletion=complete_sync_ids,
+        ),
+    ] = None,
     timeout: Annotated[
         str | None,
         typer.Option(
@@ -262,27 +278,136 @@ def watch(
         typer.Option("--interval", metavar="DURATION", help="Longest pause between polls."),
     ] = None,
 ) -> None:
-    """Follow a sync to its end; same output and exit codes as `sync run`.
+    """Follow syncs to their end; same results, times and exit codes as `sync run`.
+
+    Each sync reports how long it ran on the server; one that has ended already reports
+    at once. With no argument on a terminal, offers the running syncs to pick from.
+    Exit codes: 0 succeeded, 10 failed, 12 cancelled, 8 --timeout reached; several
+    syncs exit with the most severe.
 
     \b
     Examples:
       makini sync watch sync_8f2c1d
-      makini sync watch sync_8f2c1d --timeout 10m
+      makini sync watch 10000715260448 10000593048226 --timeout 10m
+      makini sync watch
     """
     from makini_cli.api.resources.syncs import PollPolicy
     from makini_cli.commands._sync_runner import RunOptions, limit_requests
 
     c = app_ctx(ctx)
+    if not targets and not c.terminal.can_ask(c.no_input):
+        raise UsageError(
+            "which syncs? give their ids (sync_…) or connection keys",
+            hint="`makini sync list --status running` shows the running syncs",
+        )
     ceiling = _duration(interval, "--interval") or 5.0
     options = RunOptions(
         timeout=_duration(timeout, "--timeout"),
         policy=PollPolicy(first=min(0.5, ceiling), ceiling=ceiling),
     )
     limit_requests(options, c.client)  # --timeout bounds the whole command from here
-    tracker = c.syncs.track(sync_id)
-    key = tracker.key or sync_id
-    runner = _runner(c, options, _names(c, [key]))
-    _report(c, runner, runner.run_many([], 1, {key: tracker}), several=False, command="watch")
+    known: dict[str, str] = {}
+    if targets:
+        trackers = _watch_targets(c, targets)
+        options.several = len(trackers) > 1
+    else:
+        picked = _pick_running(c)
+        if picked is None:
+            return
+        trackers, known, options.several = picked
+    runner = _runner(c, options, _names(c, list(trackers), known))
+    _report(
+        c,
+        runner,
+        runner.run_many([], DEFAULT_CONCURRENCY, trackers),
+        several=options.several,
+        command="watch",
+    )
+
+
+def _watch_targets(c: AppContext, targets: list[str]) -> "dict[str, Tracker]":
+    """What each argument names, by connection key: a sync id its sync, a key that
+    connection's running sync, else its latest. Each is read once here, so a typo ends
+    the command before anything is followed."""
+    trackers: dict[str, Tracker] = {}
+    for target in dict.fromkeys(targets):
+        tracker = _tracker_for(c, target)
+        key = tracker.key or target
+        earlier = trackers.get(key)
+        if earlier is not None:
+            if earlier.sync_id == tracker.sync_id:
+                continue  # a sync named twice, by its id and by its connection
+            raise UsageError(
+                f"{earlier.sync_id} and {tracker.sync_id} are both syncs of connection {key}",
+                hint="watch one sync of a connection at a time",
+            )
+        trackers[key] = tracker
+    return trackers
+
+
+def _tracker_for(c: AppContext, target: str) -> "Tracker":
+    if target.startswith("sync_"):
+        return c.syncs.track(target)
+    if not c.syncs.extended:
+        # Makini's documented status call tells of the connection's current or last sync.
+        return c.syncs.follow_documented(target)
+    tracker = c.syncs.latest(target)
+    if tracker is None:
+        raise CliError(
+            f"connection {target} has had no sync to watch",
+            code="NO_SYNC",
+            hint=f"start one with `makini sync run {target}`",
+        )
+    return tracker
+
+
+def _pick_running(
+    c: AppContext,
+) -> "tuple[dict[str, Tracker], dict[str, str], bool] | None":
+    """Offer the running syncs on the terminal and follow the ones picked, as `gh run
+    watch` does: (trackers, names, several), or None when no sync is running."""
+    from makini_cli.api.resources.syncs import ExtTracker
+    from makini_cli.output.progress import describe
+    from makini_cli.output.sanitize import clean
+
+    running = list(c.syncs.in_progress())
+    if not running:
+        if not c.msg.quiet:
+            c.msg.notice("no sync is running; name one to see how it ended:")
+            c.msg.hint("makini sync watch KEY")
+        return None
+    err = c.terminal.stderr
+    err.write("Running syncs:\n")
+    for number, (conn, sync) in enumerate(running, 1):
+        label = f"{conn.name} ({conn.key})" if conn.name else conn.key
+        err.write(clean(f"  {number}. {label}  {sync.id}  {describe(sync)}") + "\n")
+    question = f"Watch which? a number (1-{len(running)}), several, or all"
+    hint = "name the syncs to watch: makini sync watch ID|KEY…"
+    while True:
+        try:
+            answer = c.terminal.ask_line(question, no_input=c.no_input, hint=hint)
+        except AbortedError:  # nothing typed
+            raise AbortedError("no sync picked", code="INPUT_REQUIRED", hint=hint) from None
+        chosen = _chosen(answer, len(running))
+        if chosen is not None:
+            break
+        err.write(f"not a choice: {clean(answer)}\n")
+    picked = [running[i] for i in chosen]
+    trackers: dict[str, Tracker] = {
+        conn.key: ExtTracker(c.syncs, sync, None) for conn, sync in picked
+    }
+    names = {conn.key: conn.name for conn, _ in picked if conn.name}
+    return trackers, names, answer.strip().lower() == "all" or len(trackers) > 1
+
+
+def _chosen(answer: str, count: int) -> list[int] | None:
+    """`2`, `1 3`, `1,3` or `all` as indexes into the offered list; None if not one."""
+    words = answer.replace(",", " ").split()
+    if [w.lower() for w in words] == ["all"]:
+        return list(range(count))
+    if not words or not all(w.isdigit() and 1 <= int(w) <= count for w in words):
+        return None
+    return list(dict.fromkeys(int(w) - 1 for w in words))
 
 
 def _report(
@@ -382,11 +507,12 @@ def _explain(c: AppContext, o: "Outcome") -> None:
     """Errors and next steps on stderr, as each outcome arrives."""
     from makini_cli.errors import CliError
 
+    sync = f"sync {o.sync_id}" if o.sync_id else "sync"
     if o.result == "failed":
         error = o.sync.error if o.sync and o.sync.error else None
         c.msg.error(
             CliError(
-                f"{o.key}: sync {o.sync_id or ''} failed: "
+                f"{o.key}: {sync} failed: "
                 + (error.message or "no reason given" if error else "no reason given"),
                 code=(error.code if error and error.code else "SYNC_FAILED"),
                 request_id=o.request_id,
@@ -394,7 +520,7 @@ def _explain(c: AppContext, o: "Outcome") -> None:
             )
         )
     elif o.result == "cancelled":
-        c.msg.warn(f"{o.key}: sync {o.sync_id or ''} was cancelled")
+        c.msg.warn(f"{o.key}: {sync} was cancelled")
     elif o.result == "timeout":
         follow = (
             f"makini sync watch {o.sync_id}" if o.sync_id else f"makini connections status {o.key}"

@@ -65,6 +65,10 @@ class Connection(ApiModel):
     last_sync_at: str | None = None
     last_successful_sync_at: str | None = None
     next_sync_at: str | None = None
+    # (ext) what the status call says, in the list too (a watch reads many at once)
+    sync_status: str | None = None
+    error: Any = None
+    health_since: str | None = None
 
     def for_display(self) -> dict[str, Any]:
         """The connection as a detail view shows it: the scopes as a list and the metadata
@@ -106,8 +110,11 @@ class ErrorInfo(ApiModel):
 
 class ConnectionStatus(ApiModel):
     key: str
+    name: str | None = None
+    platform: str | None = None
     status: str | None = None
     health: str | None = None
+    health_since: str | None = None
     sync_status: str | None = None
     last_sync_at: str | None = None
     last_successful_sync_at: str | None = None

@@ -188,6 +188,12 @@ def event_summary(body: Any) -> str:
         return " ".join(parts) + (f": {error}" if error else "")
     if error:  # connection.auth_required
         return error
+    changed = body.get("changed")
+    if isinstance(changed, list):  # connection.updated: {"changed": [fields], field: value}
+        return ", ".join(f"{name} → {body.get(name) or '–'}" for name in changed[:3])
+    if body.get("entity") and body.get("name"):  # custom_field.*
+        kind = f" ({body['type']})" if body.get("type") else ""
+        return f"{body['entity']}/{body['name']}{kind}"
     if body.get("code") or body.get("message"):  # system.error, ping
         return _error_text(body)
     from makini_cli.output.sanitize import dumps

@@ -10,6 +10,11 @@ Every name, key, id, status and scope on a row is the server's text and is clean
 
 Either way the caller may end with a total line (`3 syncs finished in 42s`):
 `view.close(view.totals())`.
+
+Times are how long each sync ran on the server, by the Sync's own `started_at` and
+`finished_at` (`ran_for`), not how long this run watched it: a sync that ended before
+`sync watch` began still shows its real length. Only a sync the server gives no times
+(Makini's documented status call) is timed here, from when the view first saw it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from makini_cli.durations import format_duration
 from makini_cli.models.sync import TERMINAL, Sync
+from makini_cli.output.ages import parse_time
 from makini_cli.output.sanitize import clean
 
 if TYPE_CHECKING:
@@ -48,6 +54,32 @@ def describe(sync: Sync) -> str:
         if progress.records_total:
             parts.append(f"{progress.records_processed or 0:,}/{progress.records_total:,} records")
     return " ".join(parts)
+
+
+def _epoch(value: str | None) -> float | None:
+    moment = parse_time(value)
+    return None if moment is None else moment.timestamp()
+
+
+def ran_for(sync: Sync, now: float) -> float | None:
+    """How long `sync` ran on the server, by its own times: `finished_at - started_at`
+    once it ended, `now - started_at` while it runs (`now`: this machine's clock, taken
+    for the server's; see `_Board.ran` for when it is not), 0 while it is queued or when
+    it ended before it started. None when the server gave it no times to go by."""
+    started, finished = _epoch(sync.started_at), _epoch(sync.finished_at)
+    if started is None:
+        known = sync.created_at is not None or finished is not None
+        return 0.0 if known else None
+    if finished is None and sync.finished:
+        return None  # ended, but the server did not say when
+    end = now if finished is None else finished
+    # A server clock a little ahead of this one must not make a running sync negative.
+    return max(0.0, end - started)
+
+
+#: How far this machine's clock may seem to disagree with the server's before a running
+#: sync's time is counted here instead (a sandbox on a fast or manual clock).
+CLOCK_SLACK_S = 5.0
 
 
 def totals_line(statuses: Iterable[str | None], seconds: float) -> str:
@@ -75,22 +107,82 @@ class ProgressView(Protocol):
         """The run's total line: how many syncs finished, how, and in how long."""
         ...
 
+    def seconds(self, key: str) -> float | None:
+        """How long `key`'s sync has run on the server, as far as the view can tell."""
+        ...
+
     def close(self, summary: str | None = None) -> None:
         """Stop the display (again is harmless); then print `summary` as its last line."""
         ...
 
 
 class _Board:
-    """What every view remembers: row names, each row's latest status, the start time."""
+    """What every view remembers: row names, each row's latest state, the start time."""
 
     #: Whether it draws progress bars, which only polling a sync can feed.
     shows_bars = False
 
-    def __init__(self, names: Mapping[str, str] | None, monotonic: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        names: Mapping[str, str] | None,
+        monotonic: Callable[[], float],
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.names = {key: clean(name) for key, name in (names or {}).items() if name}
         self.monotonic = monotonic
+        #: this machine's clock, for how long a running sync has run by its `started_at`
+        self.wall = wall
         self.started = monotonic()
         self.statuses: dict[str, str | None] = {}
+        #: each row's latest Sync, for the server's times
+        self.syncs: dict[str, Sync] = {}
+        #: when this view first saw each row, and saw it ended (monotonic): the times of
+        #: a sync the server gives none
+        self.first_seen: dict[str, float] = {}
+        self.ended: dict[str, float] = {}
+        #: when this view last saw each row's sync not yet started, and first saw it
+        #: started (monotonic): what this machine knows of how long it has run
+        self.waiting: dict[str, float] = {}
+        self.running_since: dict[str, float] = {}
+
+    def _saw(self, key: str, sync: Sync, now: float) -> None:
+        self.statuses[key] = sync.status
+        self.syncs[key] = sync
+        self.first_seen.setdefault(key, now)
+        if sync.finished:
+            self.ended.setdefault(key, now)
+        if sync.started_at is None and not sync.finished:
+            self.waiting[key] = now
+        else:
+            self.running_since.setdefault(key, now)
+
+    def ran(self, key: str, sync: Sync, now: float) -> float:
+        """How long the row's sync has run: by the server's times, else as seen here.
+
+        While it runs, that is this machine's clock less the server's `started_at`, as
+        long as the two clocks can agree: not when the start lies ahead of this clock, nor
+        when it lies further back than the moment this view still saw the sync queued.
+        (A sandbox on a fast or manual clock.) Then it is counted here, from when it was
+        first seen running; its end, by the server's times, sets it right."""
+        wall = self.wall()
+        seconds = ran_for(sync, wall)
+        if seconds is None:
+            return self.ended.get(key, now) - self.first_seen.get(key, now)
+        started = _epoch(sync.started_at)
+        if sync.finished or started is None:
+            return seconds
+        waited = self.waiting.get(key)
+        by_server = wall - started
+        if by_server < -CLOCK_SLACK_S or (
+            waited is not None and by_server > now - waited + CLOCK_SLACK_S
+        ):
+            return now - self.running_since.get(key, now)
+        return seconds
+
+    def seconds(self, key: str) -> float | None:
+        """How long `key`'s sync has run (`ran`), or None when the view never saw it."""
+        sync = self.syncs.get(key)
+        return None if sync is None else self.ran(key, sync, self.monotonic())
 
     def set_label(self, key: str, name: str) -> None:
         if name:
@@ -100,7 +192,19 @@ class _Board:
         return self.names.get(key) or clean(key)
 
     def totals(self) -> str:
-        return totals_line(self.statuses.values(), self.monotonic() - self.started)
+        """From the first sync's start to the last one's end, by the server's times; by
+        this view's own clock when no sync had any (the documented status call)."""
+        now = self.monotonic()
+        spans: list[tuple[float, float]] = []
+        for key, sync in self.syncs.items():
+            started = _epoch(sync.started_at)
+            if started is not None and (sync.finished_at or not sync.finished):
+                spans.append((started, started + self.ran(key, sync, now)))
+        if spans:
+            seconds = max(end for _, end in spans) - min(start for start, _ in spans)
+        else:
+            seconds = self.monotonic() - self.started
+        return totals_line(self.statuses.values(), seconds)
 
 
 class NullProgress(_Board):
@@ -111,11 +215,12 @@ class NullProgress(_Board):
         *,
         names: Mapping[str, str] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(names, monotonic)
+        super().__init__(names, monotonic, wall)
 
     def update(self, key: str, sync: Sync) -> None:
-        self.statuses[key] = sync.status
+        self._saw(key, sync, self.monotonic())
 
     def close(self, summary: str | None = None) -> None:
         pass
@@ -129,27 +234,29 @@ class PlainProgress(_Board):
         every: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
         names: Mapping[str, str] | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
-        super().__init__(names, monotonic)
+        super().__init__(names, monotonic, wall)
         self.stream = stream or sys.stderr
         self.every = every
         self._lock = threading.Lock()
-        self._seen: dict[str, tuple[str | None, float, float]] = {}
+        self._seen: dict[str, tuple[str | None, float]] = {}
 
     def update(self, key: str, sync: Sync) -> None:
         now = self.monotonic()
         with self._lock:
-            self.statuses[key] = sync.status
-            status, started, last = self._seen.get(key, (None, now, -1e9))
+            self._saw(key, sync, now)
+            status, last = self._seen.get(key, (None, -1e9))
             if sync.status == status and now - last < self.every:
                 return
-            self._seen[key] = (sync.status, started, now)
+            self._seen[key] = (sync.status, now)
+            ran = self.ran(key, sync, now)
         # The key stays on the line even when the row has a name: a log is searched by key.
         name = self.names.get(key)
         label = f"{name} ({key})" if name and name != key else key
         if sync.id:
             label += f" {sync.id}"
-        line = f"{label}: {describe(sync)} ({format_duration(now - started)})"
+        line = f"{label}: {describe(sync)} ({format_duration(ran)})"
         # Cleaned whole, where it leaves: key, id, name, status and scope are the server's.
         self.stream.write(clean(line) + "\n")
         self.stream.flush()
@@ -217,13 +324,14 @@ class RichProgress(_Board):
         *,
         names: Mapping[str, str] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
         console: Any = None,
     ) -> None:
         """`console` replaces the stderr console (tests draw into a recording one)."""
         from rich.console import Console
         from rich.progress import Progress
 
-        super().__init__(names, monotonic)
+        super().__init__(names, monotonic, wall)
         # soft_wrap: lines written to stderr while the display runs (warnings, hints to
         # copy) reach the terminal as written; Rich would otherwise re-wrap them.
         self._console = console or Console(
@@ -234,7 +342,7 @@ class RichProgress(_Board):
         self._tasks: dict[str, Any] = {}
         self._closed = False
         self._progress = Progress(
-            *_columns(self._estimated),
+            *_columns(self._estimated, self._ran),
             console=self._console,
             transient=False,
             get_time=monotonic,
@@ -257,6 +365,17 @@ class RichProgress(_Board):
             estimate = self._estimates.get(key) if isinstance(key, str) else None
             return task.completed if estimate is None else estimate.value(self.monotonic())
 
+    def _ran(self, task: Task) -> float | None:
+        """The row's clock: how long its sync has run on the server; None while queued."""
+        key = task.fields.get("key")
+        if not isinstance(key, str):
+            return None
+        with self._lock:
+            sync = self.syncs.get(key)
+            if sync is None or sync.status == "queued":
+                return None
+            return self.ran(key, sync, self.monotonic())
+
     def set_label(self, key: str, name: str) -> None:
         super().set_label(key, name)
         task = self._tasks.get(key)
@@ -273,7 +392,7 @@ class RichProgress(_Board):
         # Never call into Rich while holding the lock: its refresh thread holds Rich's own
         # lock while it asks `_estimated` for a bar's position.
         with self._lock:
-            self.statuses[key] = sync.status
+            self._saw(key, sync, self.monotonic())
             estimate = self._estimates.setdefault(key, RateEstimate())
             estimate.observe(done, total, self.monotonic(), final=sync.finished)
         task = self._tasks.get(key)
@@ -310,9 +429,13 @@ class RichProgress(_Board):
             self._console.print(Text(clean(summary)), soft_wrap=True)
 
 
-def _columns(estimated: Callable[[Task], float]) -> list[ProgressColumn]:
+def _columns(
+    estimated: Callable[[Task], float], ran: Callable[[Task], float | None]
+) -> list[ProgressColumn]:
     """The display's columns; defined here because Rich is imported only on a terminal."""
-    from rich.progress import BarColumn, ProgressColumn, TimeElapsedColumn
+    from datetime import timedelta
+
+    from rich.progress import BarColumn, ProgressColumn
     from rich.progress_bar import ProgressBar
     from rich.spinner import Spinner
     from rich.table import Column
@@ -357,6 +480,15 @@ def _columns(estimated: Callable[[Task], float]) -> list[ProgressColumn]:
             text = str(task.fields.get("state", ""))
             return Text(text, style=tone, no_wrap=True, overflow="ellipsis")
 
+    class RanFor(ProgressColumn):
+        """How long the sync has run on the server (H:MM:SS), frozen once it ended."""
+
+        def render(self, task: Task) -> Text:
+            seconds = ran(task)
+            if seconds is None:
+                return Text("-:--:--", style="progress.elapsed")
+            return Text(str(timedelta(seconds=int(seconds))), style="progress.elapsed")
+
     fixed = Column(no_wrap=True)
     return [
         RowName(),
@@ -365,5 +497,5 @@ def _columns(estimated: Callable[[Task], float]) -> list[ProgressColumn]:
             bar_width=16, complete_style="cyan", finished_style="green", table_column=fixed
         ),
         State(),
-        TimeElapsedColumn(table_column=Column(no_wrap=True)),
+        RanFor(table_column=Column(no_wrap=True)),
     ]

@@ -8,7 +8,10 @@ better, so that a client written against Makini reads the sandbox the same way:
   `POST …/metadata` (`{"customer_id":"CUST-1001"}`); `"{}"` when there is none.
 - `tags` is a list, as documented.
 Documented fields come first, in the spec's order, then the (ext) ones, which a
-`--no-extensions` sandbox leaves out.
+`--no-extensions` sandbox leaves out. Of those, `sync_status` and `error` are what the
+status call (`GET …/status`) says, so a client tailing many connections reads them from
+one list; `health_since` is when the current health began (the connection's creation, or
+its last health change: stored, set by the transition that changes health).
 
 `status` is Makini's lifecycle (makini-api-facts §8.2, §8.4, §8.5). The row stores the
 account's view (`pending`, `active`, `inactive`, `overage`); the answer also shows what
@@ -57,6 +60,9 @@ EXTENSION_FIELDS: tuple[str, ...] = (
     "last_sync_at",
     "last_successful_sync_at",
     "next_sync_at",
+    "sync_status",
+    "error",
+    "health_since",
 )
 CONNECTION_FIELDS = DOCUMENTED_FIELDS + EXTENSION_FIELDS
 #: Makini's `ConnectionMetadata`: the connection as its metadata calls show it.
@@ -91,10 +97,23 @@ class NewConnection:
     next_sync_at: float | None = None
     error_code: str | None = None
     error_message: str | None = None
+    #: When its health began; None: its creation, or for a system that is down or rejects
+    #: the credentials its last successful sync (the system answered then), if any.
+    health_since: float | None = None
 
     @property
     def credits(self) -> int:
         return self.platform.credits if self.status in CREDIT_HOLDING_STATUSES else 0
+
+    @property
+    def health_began(self) -> float | None:
+        if self.health is None:
+            return None
+        if self.health_since is not None:
+            return self.health_since
+        if self.health != "online" and self.last_successful_sync_at is not None:
+            return self.last_successful_sync_at
+        return self.created_at
 
 
 def insert_connection(conn: sqlite3.Connection, new: NewConnection) -> None:
@@ -105,8 +124,9 @@ def insert_connection(conn: sqlite3.Connection, new: NewConnection) -> None:
         INSERT INTO connections (
             key, name, email, status, platform, health, credits, scopes, tags,
             sync_status, sync_updated_at, last_sync_at, last_successful_sync_at,
-            next_sync_at, error_code, error_message, created_at, updated_at, connected_at
-        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            next_sync_at, error_code, error_message, created_at, updated_at, connected_at,
+            health_since
+        ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         (
             new.key,
@@ -128,6 +148,7 @@ def insert_connection(conn: sqlite3.Connection, new: NewConnection) -> None:
             new.created_at,
             new.connected_at or new.created_at,
             new.connected_at,
+            new.health_began,
         ),
     )
 
@@ -226,7 +247,21 @@ def _serialize(
         "last_sync_at": iso(row["last_sync_at"]),
         "last_successful_sync_at": iso(row["last_successful_sync_at"]),
         "next_sync_at": iso(row["next_sync_at"]),
+        "sync_status": row["sync_status"],
+        "error": _error(row),
+        "health_since": iso(row["health_since"]),
     }
+
+
+def _error(row: sqlite3.Row) -> dict[str, str] | None:
+    """What went wrong last, as the status call says it: the last sync's failure, else
+    what the health says."""
+    if row["error_code"] is not None:
+        return {"code": row["error_code"], "message": row["error_message"]}
+    if row["health"] in _HEALTH_ERRORS:
+        code, message = _HEALTH_ERRORS[row["health"]]
+        return {"code": code, "message": message}
+    return None
 
 
 def live_row(conn: sqlite3.Connection, key: str) -> sqlite3.Row:
@@ -305,22 +340,20 @@ def status_of(conn: sqlite3.Connection, key: str) -> str | None:
 
 
 def connection_status(conn: sqlite3.Connection, now: float, key: str) -> dict[str, Any]:
+    """(ext) `GET …/status`: the fields a client tailing connections follows."""
     row = live_row(conn, key)
-    error = None
-    if row["error_code"] is not None:
-        error = {"code": row["error_code"], "message": row["error_message"]}
-    elif row["health"] in _HEALTH_ERRORS:
-        code, message = _HEALTH_ERRORS[row["health"]]
-        error = {"code": code, "message": message}
     return {
         "key": row["key"],
+        "name": row["name"],
+        "platform": row["platform"],
         "status": _status(row, key in _first_syncs_running(conn)),
         "health": row["health"],
+        "health_since": iso(row["health_since"]),
         "sync_status": row["sync_status"],
         "last_sync_at": iso(row["last_sync_at"]),
         "last_successful_sync_at": iso(row["last_successful_sync_at"]),
         "next_sync_at": iso(row["next_sync_at"]),
-        "error": error,
+        "error": _error(row),
         "checked_at": iso(now),
     }
 

@@ -29,6 +29,10 @@ CUSTOM_FIELD_EVENTS: tuple[str, ...] = (
     "custom_field.updated",
     "custom_field.deleted",
 )
+#: (ext) Changes of a connection's status fields the contract names no event for: a sync
+#: started (`sync_status` becomes `inprogress`), and the rest (`connection.updated`, with
+#: the fields that changed); see transitions.py.
+STATUS_EVENTS: tuple[str, ...] = ("sync.started", "connection.updated")
 OPERATIONAL_EVENTS: tuple[str, ...] = (
     "sync.completed",
     "sync.failed",
@@ -37,6 +41,7 @@ OPERATIONAL_EVENTS: tuple[str, ...] = (
     "system.error",
     "ping",
     *CUSTOM_FIELD_EVENTS,
+    *STATUS_EVENTS,
 )
 EVENT_NAMES: tuple[str, ...] = OPERATIONAL_EVENTS + tuple(
     f"{entity}.{action}" for entity in ENTITY_EVENT_ENTITIES for action in ENTITY_ACTIONS

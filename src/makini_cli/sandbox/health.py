@@ -50,29 +50,26 @@ def _outage_active(conn: sqlite3.Connection, key: str, now: float) -> bool:
 
 def _recover(conn: sqlite3.Connection, key: str, at: float) -> None:
     """A probe at `at` found the system answering again."""
-    transitions.system_answered(conn, at, key)
+    told = transitions.system_answered(conn, at, key)
     # The pending backoff retry runs at once.
     conn.execute(
         "UPDATE schedules SET retry_at = ? WHERE connection_key = ? AND retry_at > ?",
         (at, key, at),
     )
-    transitions.refresh_next_sync(conn, key)
+    transitions.refresh_next_sync(conn, key, event_at=None if told else at)
 
 
 def break_credentials(conn: sqlite3.Connection, now: float, key: str) -> dict[str, Any]:
     row = _probeable(conn, key)
-    transitions.set_credentials(conn, key, broken=True)
+    transitions.set_credentials(conn, now, key, broken=True)
     if row["health"] != "offline":
-        transitions.set_health(conn, now, key, "reauth_required")
         syncs.fail_open(conn, now, key, "REAUTHORIZATION_REQUIRED")
     return connection_status(conn, now, key)
 
 
 def fix_credentials(conn: sqlite3.Connection, now: float, key: str) -> dict[str, Any]:
-    row = _probeable(conn, key)
-    transitions.set_credentials(conn, key, broken=False)
-    if row["health"] == "reauth_required":
-        transitions.set_health(conn, now, key, "online")
+    _probeable(conn, key)
+    transitions.set_credentials(conn, now, key, broken=False)
     return connection_status(conn, now, key)
 
 

@@ -144,6 +144,18 @@ def component_schemas(*, extensions: bool) -> dict[str, Schema]:
         "last_sync_at": _TIME_OR_NULL,
         "last_successful_sync_at": _TIME_OR_NULL,
         "next_sync_at": _TIME_OR_NULL,
+        "sync_status": {"type": ["string", "null"], "enum": [*SYNC_STATUSES, None]},
+        "error": {
+            "type": ["object", "null"],
+            "properties": {"code": _STRING, "message": _STRING},
+            "required": ["code", "message"],
+            "additionalProperties": False,
+            "description": "What went wrong last, as GET …/status says it.",
+        },
+        "health_since": {
+            **_TIME_OR_NULL,
+            "description": "When the current health began (null: no health yet).",
+        },
     }
     metadata = {k: v for k, v in connection_documented.items() if k != "tags"}
     codes = sorted(ERROR_TYPES)

@@ -31,13 +31,14 @@ CATCH_UP_SECONDS = 86_400.0
 
 
 def create_default(conn: sqlite3.Connection, key: str, next_run_at: float | None) -> None:
-    """The schedule every active connection starts with: hourly, enabled."""
+    """The schedule every active connection starts with: hourly, enabled. No event of its
+    own: the seed precedes every event, and a new connection's creation has its events."""
     conn.execute(
         "INSERT INTO schedules (connection_key, enabled, interval_minutes, next_run_at,"
         " updated_at) VALUES (?, 1, ?, ?, ?) ON CONFLICT (connection_key) DO NOTHING",
         (key, DEFAULT_INTERVAL_MINUTES, next_run_at, next_run_at or 0.0),
     )
-    transitions.refresh_next_sync(conn, key)
+    transitions.refresh_next_sync(conn, key, event_at=None)
 
 
 def get_schedule(conn: sqlite3.Connection, key: str) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def put_schedule(
         " updated_at = excluded.updated_at",
         (key, int(enabled), interval_minutes, next_run, retry_at, attempt, now),
     )
-    transitions.refresh_next_sync(conn, key)
+    transitions.refresh_next_sync(conn, key, event_at=now)
     return get_schedule(conn, key)
 
 
@@ -160,6 +161,7 @@ def fire_due(conn: sqlite3.Connection, now: float, until: float | None = None) -
         if row["retry_at"] is not None:
             conn.execute("UPDATE schedules SET retry_at = NULL WHERE connection_key = ?", (key,))
             syncs.start_sync(conn, at, key, trigger="retry", attempt=int(row["retry_attempt"]))
+            started = True
         else:
             due = float(row["next_run_at"])
             interval = row["interval_minutes"] * 60.0
@@ -169,8 +171,14 @@ def fire_due(conn: sqlite3.Connection, now: float, until: float | None = None) -
                 "UPDATE schedules SET next_run_at = ? WHERE connection_key = ?",
                 (following, key),
             )
-            if _can_run(conn, row):
+            started = _can_run(conn, row)
+            if started:
                 syncs.start_sync(conn, at, key, trigger="scheduled")
-        transitions.refresh_next_sync(conn, key)
+        # A started sync's event tells of the new next_sync_at; a skipped slot needs one.
+        # A slot a backoff retry hid is found skipped only once that retry starts (and is
+        # the open sync): no earlier, so the log stays in time order.
+        blocking = None if started else transitions.open_sync(conn, key)
+        told_at = at if blocking is None else max(at, float(blocking["created_at"]))
+        transitions.refresh_next_sync(conn, key, event_at=None if started else told_at)
         fired += 1
     return fired

@@ -284,6 +284,24 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (connection_key, entity, number)
     );
     """,
+    # 10: when a connection's current health began. Rows written before learn it from
+    # their last health change in the event log, else (offline) their outage's start,
+    # else (offline or rejected credentials) their last successful sync, which the
+    # system answered, else their creation. A connection with no health has none.
+    """
+    ALTER TABLE connections ADD COLUMN health_since REAL;
+    UPDATE connections SET health_since = COALESCE(
+        (SELECT MAX(events.created_at) FROM events
+         WHERE events.connection_key = connections.key
+         AND events.event = 'connection.status_changed'),
+        CASE WHEN connections.health = 'offline' THEN
+            (SELECT outages.started_at FROM outages
+             WHERE outages.connection_key = connections.key) END,
+        CASE WHEN connections.health IN ('offline', 'reauth_required') THEN
+            connections.last_successful_sync_at END,
+        connections.created_at)
+    WHERE health IS NOT NULL;
+    """,
 )
 
 

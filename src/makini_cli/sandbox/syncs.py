@@ -255,13 +255,13 @@ def _succeed(conn: sqlite3.Connection, row: sqlite3.Row, at: float) -> None:
         " ELSE next_run_at END WHERE connection_key = ?",
         (row["trigger"], at, row["connection_key"]),
     )
-    transitions.refresh_next_sync(conn, row["connection_key"])
+    transitions.refresh_next_sync(conn, row["connection_key"], event_at=None)  # sync.completed
 
 
 def _fail(conn: sqlite3.Connection, row: sqlite3.Row, at: float, code: str) -> None:
     retry_at = _plan_retry(conn, row, at, code)
     transitions.fail_sync(conn, row, at, code, retry_at=retry_at)
-    transitions.refresh_next_sync(conn, row["connection_key"])
+    transitions.refresh_next_sync(conn, row["connection_key"], event_at=None)  # sync.failed
 
 
 def fail_open(conn: sqlite3.Connection, now: float, connection_key: str, code: str) -> int:

@@ -20,6 +20,24 @@ What each change tells:
 - its health going online|offline|reauth_required: `connection.status_changed` `{from,
   to, status}` (`status`: the connection's status after the change); going to
   `reauth_required` (the system rejected the credentials) also `connection.auth_required`.
+  The change also sets `health_since`.
+- (ext) a sync queued: `sync.started` `{sync_id, type, trigger, scopes, sync}` (`sync`:
+  the Sync as `GET /api/system/syncs/{id}` shows it then); the connection's `sync_status`
+  becomes `inprogress`, and a first sync makes it `synchronizing`.
+- (ext) a change of a field of the status call (`GET …/status`) that no other event
+  tells: `connection.updated` `{"changed": [<field>, …], <field>: <new value>, …}`.
+  Today that is `next_sync_at` alone: a schedule set, a scheduled slot skipped, or the
+  credentials rejected or accepted again while the system is offline (nothing is due
+  while they are rejected). Where another event of the connection is recorded in the
+  same transaction (a sync started or ended, a health change) that event tells, and
+  `connection.updated` is not recorded: a client re-reads the connection on any event
+  of it, and reads the whole transaction's outcome.
+So a client following the log re-reads exactly the connections whose status fields
+changed: every change of `status`, `health`, `sync_status`, `last_sync_at`,
+`last_successful_sync_at`, `next_sync_at` or `error` comes with an event of that
+connection (tests/sandbox/test_transitions.py drives each kind of change and checks).
+The stored lifecycle status never changes after creation (credits freed by a deletion
+do not revive an `inactive` connection: it is reconnected).
 - a sync succeeded: its records changed (`sync_record_changes`), `<entity>.inserted`
   and/or `<entity>.updated` for each of its scopes that Makini announces, then
   `sync.completed`; failed: `sync.failed` with its error;
@@ -31,14 +49,12 @@ What each change tells:
 - (ext) a custom field defined, changed or removed: `custom_field.created` /
   `custom_field.updated` (body: the field) / `custom_field.deleted` (`{key, entity,
   name}`); a change that changes nothing changes no row and tells nothing.
-- No event: a sync queued (the contract names none; the request that queued it has the
-  answer); a sync running, and a connection `synchronizing` while its first sync is open
-  (both derived from the clock and the rows, never written: their start is known when
-  the sync is queued, and their end has its event); metadata set or removed (the
-  client's own data, changed by its own request; the contract names no event for it);
+- No event: a sync going from queued to running (derived from the clock and the rows,
+  never written: its start is known when the sync is queued, and told by `sync.started`);
+  metadata set or removed (the client's own data, changed by its own request; the
+  contract names no event for it, and it is no field of the status call); the health of
   credentials rejected while the system is offline (nothing can be learnt from a system
-  that does not answer: the event comes when the probe sees it back); `next_sync_at`
-  (derived from the schedule by `refresh_next_sync`).
+  that does not answer: the health event comes when the probe sees it back).
 
 Syncs change records (records.py has how records are made): for each scope of a
 successful sync that the connection's category serves, a connection's first successful
@@ -59,6 +75,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from makini_cli.sandbox import connections, custom_fields, events, records, sync_view, tokens
+from makini_cli.sandbox.clock import iso
 from makini_cli.sandbox.platforms import Platform, get_platform
 from makini_cli.sandbox.unified import Entity, record_key, sources
 
@@ -176,12 +193,19 @@ def remove_metadata(conn: sqlite3.Connection, now: float, key: str, name: str) -
     return bool(removed)
 
 
-def refresh_next_sync(conn: sqlite3.Connection, connection_key: str) -> None:
+def refresh_next_sync(
+    conn: sqlite3.Connection, connection_key: str, *, event_at: float | None
+) -> bool:
     """`next_sync_at` of a connection: its pending retry, else its next regular run.
+    Nothing is due while the credentials are rejected: only a person can fix those.
 
-    Derived from the schedule, so no event. Nothing is due while the credentials are
-    rejected: only a person can fix those.
+    If it changed: `connection.updated` at `event_at`, or no event when `event_at` is
+    None: the caller records another event of the connection in this transaction (or
+    seeds the world before any event). Answers whether it changed.
     """
+    before = conn.execute(
+        "SELECT next_sync_at FROM connections WHERE key = ?", (connection_key,)
+    ).fetchone()
     conn.execute(
         "UPDATE connections SET next_sync_at = ("
         " SELECT COALESCE(schedules.retry_at, schedules.next_run_at) FROM schedules"
@@ -189,6 +213,22 @@ def refresh_next_sync(conn: sqlite3.Connection, connection_key: str) -> None:
         " AND connections.credentials_broken = 0) WHERE key = ?",
         (connection_key,),
     )
+    after = conn.execute(
+        "SELECT next_sync_at FROM connections WHERE key = ?", (connection_key,)
+    ).fetchone()
+    if before is None or before["next_sync_at"] == after["next_sync_at"]:
+        return False
+    if event_at is not None:
+        _updated_event(conn, event_at, connection_key, {"next_sync_at": iso(after["next_sync_at"])})
+    return True
+
+
+def _updated_event(
+    conn: sqlite3.Connection, now: float, key: str, changes: Mapping[str, Any]
+) -> None:
+    """(ext) `connection.updated`: status fields that changed with no other event."""
+    body = {"changed": list(changes), **changes}
+    events.record(conn, now, "connection.updated", key, body)
 
 
 # --- health -----------------------------------------------------------------------
@@ -202,12 +242,15 @@ def set_health(conn: sqlite3.Connection, now: float, key: str, health: str) -> b
         return False
     if health == "online":
         conn.execute(
-            "UPDATE connections SET health = ?, error_code = NULL, error_message = NULL"
-            " WHERE key = ?",
-            (health, key),
+            "UPDATE connections SET health = ?, health_since = ?, error_code = NULL,"
+            " error_message = NULL WHERE key = ?",
+            (health, now, key),
         )
     else:
-        conn.execute("UPDATE connections SET health = ? WHERE key = ?", (health, key))
+        conn.execute(
+            "UPDATE connections SET health = ?, health_since = ? WHERE key = ?",
+            (health, now, key),
+        )
     _health_event(conn, now, key, before["health"], health)
     if health == "reauth_required":
         code = "REAUTHORIZATION_REQUIRED"
@@ -216,11 +259,19 @@ def set_health(conn: sqlite3.Connection, now: float, key: str, health: str) -> b
     return True
 
 
-def set_credentials(conn: sqlite3.Connection, key: str, *, broken: bool) -> None:
-    """Whether the connected system rejects the stored credentials. The health change
-    that follows, if any, carries the event (`set_health`)."""
+def set_credentials(conn: sqlite3.Connection, now: float, key: str, *, broken: bool) -> None:
+    """Whether the connected system rejects the stored credentials, and the health that
+    follows: `reauth_required` once they are rejected by a system that answers, `online`
+    once they are fixed. The health change carries the event; without one (the system
+    is offline) a change of `next_sync_at` has its own."""
+    row = conn.execute("SELECT health FROM connections WHERE key = ?", (key,)).fetchone()
     conn.execute("UPDATE connections SET credentials_broken = ? WHERE key = ?", (int(broken), key))
-    refresh_next_sync(conn, key)
+    told = False
+    if row is not None and broken and row["health"] not in (None, "offline"):
+        told = set_health(conn, now, key, "reauth_required")
+    elif row is not None and not broken and row["health"] == "reauth_required":
+        told = set_health(conn, now, key, "online")
+    refresh_next_sync(conn, key, event_at=None if told else now)
 
 
 def start_outage(
@@ -242,18 +293,20 @@ def end_outage(conn: sqlite3.Connection, key: str, at: float) -> None:
     conn.execute("UPDATE outages SET ends_at = ? WHERE connection_key = ?", (at, key))
 
 
-def system_answered(conn: sqlite3.Connection, at: float, key: str) -> None:
+def system_answered(conn: sqlite3.Connection, at: float, key: str) -> bool:
     """A probe at `at` found the system answering again: its health says whether it
-    accepts the credentials, and the pending retry of its syncs is due at once."""
+    accepts the credentials, and the pending retry of its syncs is due at once. Answers
+    whether the health changed (and so has its event)."""
     conn.execute("UPDATE outages SET recovered_at = ? WHERE connection_key = ?", (at, key))
     broken = conn.execute(
         "SELECT credentials_broken FROM connections WHERE key = ?", (key,)
     ).fetchone()["credentials_broken"]
-    set_health(conn, at, key, "reauth_required" if broken else "online")
+    changed = set_health(conn, at, key, "reauth_required" if broken else "online")
     conn.execute(
         "UPDATE syncs SET next_retry_at = ? WHERE connection_key = ? AND next_retry_at > ?",
         (at, key, at),
     )
+    return changed
 
 
 def _health_event(
@@ -281,7 +334,7 @@ def queue_sync(
     records_total: int,
 ) -> None:
     """A sync of `connection`, queued now, running from `started_at` for
-    `expected_duration`. No event (module docstring)."""
+    `expected_duration`: (ext) `sync.started`."""
     conn.execute(
         "INSERT INTO syncs (id, connection_key, type, trigger, scopes, status, attempt,"
         " created_at, started_at, expected_duration, records_total, prior_sync_status)"
@@ -305,6 +358,15 @@ def queue_sync(
         "UPDATE connections SET sync_status = ?, sync_updated_at = ? WHERE key = ?",
         (SYNC_STATUS_IN_PROGRESS, now, connection["key"]),
     )
+    queued = conn.execute("SELECT * FROM syncs WHERE id = ?", (sync_id,)).fetchone()
+    body = {
+        "sync_id": sync_id,
+        "type": sync_type,
+        "trigger": trigger,
+        "scopes": list(scopes),
+        "sync": sync_view.serialize(queued, now),
+    }
+    events.record(conn, now, "sync.started", connection["key"], body)
 
 
 def succeed_sync(conn: sqlite3.Connection, row: sqlite3.Row, at: float) -> None:

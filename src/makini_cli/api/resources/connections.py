@@ -50,10 +50,12 @@ class ConnectionsAPI:
         status: str | None = None,
         health: str | None = None,
         limit: int | None = None,
+        per_page: int | None = None,
     ) -> Iterator[Connection]:
         """Every connection (`limit` stops early), only those in `status` or of `health`
         when given. Makini declares no filters on this list and ignores `filter[...]`, so
-        against a server without extensions the status filter is applied here."""
+        against a server without extensions the status filter is applied here.
+        `per_page`: a caller reading the whole list often (a watch) asks for big pages."""
         params: dict[str, Any] = {}
         if health:
             self.capabilities.require("status", "filtering connections by health")
@@ -62,7 +64,11 @@ class ConnectionsAPI:
         if status and not here:
             params["filter[status]"] = status
         items = self.client.paginate_as(
-            Connection, paths.CONNECTIONS, params=params, limit=None if here else limit
+            Connection,
+            paths.CONNECTIONS,
+            params=params,
+            limit=None if here else limit,
+            per_page=per_page,
         )
         if not here:
             yield from items

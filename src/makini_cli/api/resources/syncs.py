@@ -26,6 +26,7 @@ from makini_cli.api.resources.connections import ConnectionsAPI
 
 # Here first, and still importable from here: other resources take it from this module.
 from makini_cli.api.session import ConnectionTokenSession as ConnectionTokenSession
+from makini_cli.models.connection import Connection
 from makini_cli.models.sync import DocumentedSyncStatus, Schedule, Sync
 
 #: documented `sync/status` → (Sync status, error code)
@@ -266,6 +267,32 @@ class SyncsAPI:
         resp = self.client.get(paths.sync(sync_id))
         sync = cast_to(Sync, resp.data, path=paths.sync(sync_id), request_id=resp.request_id)
         return ExtTracker(self, sync, resp.request_id)
+
+    def latest(self, key: str) -> ExtTracker | None:
+        """Follow the connection's queued or running sync, else its latest; None when it
+        has had none. One read: the history is newest first, and while a sync of the
+        connection is open no other can start, so the open one is the newest."""
+        self._require("following a connection's sync")
+        newest = next(iter(self.history(key, status=None, limit=1)), None)
+        if newest is None:
+            return None
+        if not newest.connection_key:
+            newest.connection_key = key
+        return ExtTracker(self, newest, None)
+
+    def in_progress(self) -> Iterator[tuple[Connection, Sync]]:
+        """Every queued or running sync, with its connection, in the connections' order.
+
+        There is no list of syncs across connections: each connection's newest sync is
+        read, except where the listing's (ext) `sync_status` already says none is open."""
+        self._require("listing the running syncs")
+        for conn in self.connections.list():
+            sync_status = conn.to_api().get("sync_status")
+            if isinstance(sync_status, str) and sync_status != "inprogress":
+                continue
+            tracker = self.latest(conn.key)
+            if tracker is not None and not tracker.latest.finished:
+                yield conn, tracker.latest
 
     # ------------------------------------------------------------------ the rest
 

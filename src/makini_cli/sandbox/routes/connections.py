@@ -30,7 +30,11 @@ from makini_cli.sandbox.routes.common import (
 )
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-FILTERABLE_FIELDS = tuple(f for f in repo.CONNECTION_FIELDS if f != "user_metadata")
+# `error` is an object: a client filters and sorts on its code.
+FILTERABLE_FIELDS = (
+    *(f for f in repo.CONNECTION_FIELDS if f not in ("user_metadata", "error")),
+    "error.code",
+)
 
 
 class CreateConnection(BaseModel):
