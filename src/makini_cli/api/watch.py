@@ -40,9 +40,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from makini_cli.api import paths
 from makini_cli.api.client import MAX_PER_PAGE
 from makini_cli.api.errors import APIError, APIStatusError, DeadlineExceededError
+from makini_cli.api.resources.connections import not_found
 from makini_cli.api.resources.events import Cursor, EventFilter, transient
 
 if TYPE_CHECKING:
@@ -254,13 +254,7 @@ class StatusWatch:
         if self.keys is not None:
             for key in self.keys:
                 if key not in listed:
-                    raise APIStatusError(
-                        f"connection {key!r} not found",
-                        code="NOT_FOUND",
-                        status=404,
-                        method="GET",
-                        path=paths.connection(key),
-                    )
+                    raise not_found(key)
             chosen = [key for key in self.keys if self._matches(listed[key])]
         else:
             chosen = [key for key, data in listed.items() if self._matches(data)]

@@ -49,23 +49,30 @@ Status = ConnectionStatus
 MACHINE_MODES = ("json", "jsonl", "csv")
 
 
+StatusOption = Annotated[
+    Status | None,
+    typer.Option(
+        "--status",
+        metavar="[pending|synchronizing|in_progress|active|inactive|overage|offline|"
+        "reauth_required]",
+        help="Only connections in this status.",
+    ),
+]
+HealthOption = Annotated[
+    Health | None,
+    typer.Option(
+        "--health",
+        metavar="[online|offline|reauth_required]",
+        help="Only connections with this health.",
+    ),
+]
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    status: Annotated[
-        Status | None,
-        typer.Option(
-            metavar="[pending|synchronizing|in_progress|active|inactive|overage|offline|"
-            "reauth_required]",
-            help="Only connections in this status.",
-        ),
-    ] = None,
-    health: Annotated[
-        Health | None,
-        typer.Option(
-            metavar="[online|offline|reauth_required]", help="Only connections with this health."
-        ),
-    ] = None,
+    status: StatusOption = None,
+    health: HealthOption = None,
     limit: LimitOption = None,
 ) -> None:
     """List connections (every page; --limit stops early).
@@ -325,23 +332,8 @@ def status(
             help=f"Longest pause between two reads (default {DEFAULT_WATCH_INTERVAL}).",
         ),
     ] = None,
-    status_: Annotated[
-        Status | None,
-        typer.Option(
-            "--status",
-            metavar="[pending|synchronizing|in_progress|active|inactive|overage|offline|"
-            "reauth_required]",
-            help="Only connections in this status.",
-        ),
-    ] = None,
-    health: Annotated[
-        Health | None,
-        typer.Option(
-            "--health",
-            metavar="[online|offline|reauth_required]",
-            help="Only connections with this health.",
-        ),
-    ] = None,
+    status_: StatusOption = None,
+    health: HealthOption = None,
     alert_after: Annotated[
         str | None,
         typer.Option(

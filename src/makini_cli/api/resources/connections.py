@@ -89,13 +89,7 @@ class ConnectionsAPI:
         for conn in self.client.paginate_as(Connection, paths.CONNECTIONS):
             if conn.key == key:
                 return conn
-        raise APIStatusError(
-            f"connection {key!r} not found",
-            code="NOT_FOUND",
-            status=404,
-            method="GET",
-            path=paths.connection(key),
-        )
+        raise not_found(key)
 
     def create(
         self,
@@ -230,3 +224,14 @@ def metadata_in(data: Any, *, path: str, request_id: str | None) -> dict[str, An
                 path=path,
             )
     return found
+
+
+def not_found(key: str) -> APIStatusError:
+    """The 404 of a connection that a documented list does not hold."""
+    return APIStatusError(
+        f"connection {key!r} not found",
+        code="NOT_FOUND",
+        status=404,
+        method="GET",
+        path=paths.connection(key),
+    )
