@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from makini_cli.api.client import MAX_PER_PAGE
 from makini_cli.api.errors import APIError, APIStatusError, DeadlineExceededError
 from makini_cli.api.resources.connections import not_found
-from makini_cli.api.resources.events import Cursor, EventFilter, transient
+from makini_cli.api.resources.events import Cursor, transient
 
 if TYPE_CHECKING:
     from makini_cli.api.facade import Makini
@@ -244,9 +244,7 @@ class StatusWatch:
             caps.require("status", "filtering connections by health")
         self.fields = STATUS_FIELDS if caps.has("status") else DOCUMENTED_FIELDS
         # None: the server keeps no event log, and each step reads the whole list instead.
-        endings = self.api.events.sync_endings() if self.follow else None
-        if endings is not None:
-            self._cursor = Cursor(self.api.events, EventFilter(), endings.cursor.after)
+        self._cursor = self.api.events.cursor_at_end() if self.follow else None
         listed = self._list()
         if listed:
             first = next(iter(listed.values()))

@@ -145,10 +145,10 @@ class EventsAPI:
         since = None if since_seconds is None else self.wall() - since_seconds
         return Cursor(self, EventFilter(connection_key, tuple(dict.fromkeys(events)), since))
 
-    def sync_endings(self) -> SyncEndings | None:
-        """A reader of sync endings from now on; None when the server keeps no event log.
-        Costs two requests: how long the log is, then its last event (the cursor starts
-        after it)."""
+    def cursor_at_end(self, flt: EventFilter | None = None) -> Cursor | None:
+        """A cursor after the log's last event, so it reads what happens from now on;
+        None when the server keeps no event log. Costs two requests: how long the log
+        is, then its last event."""
         if not self.capabilities.has(CAPABILITY):
             return None
         first = self.client.request("GET", paths.EVENTS, params={"per_page": 1})
@@ -164,7 +164,12 @@ class EventsAPI:
             items = first.data
         if isinstance(items, list) and items and isinstance(items[-1], dict):
             after = str(items[-1].get("id") or "") or None
-        return SyncEndings(Cursor(self, EventFilter(events=SYNC_ENDINGS), after))
+        return Cursor(self, flt or EventFilter(), after)
+
+    def sync_endings(self) -> SyncEndings | None:
+        """A reader of sync endings from now on; None when the server keeps no event log."""
+        cursor = self.cursor_at_end(EventFilter(events=SYNC_ENDINGS))
+        return None if cursor is None else SyncEndings(cursor)
 
     def follow(
         self,
