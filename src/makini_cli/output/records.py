@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import json
 import os
 import tempfile
 import time
@@ -169,7 +168,7 @@ class RecordWriter:
             return self._csv_rows([csv_value(value_at(i, c)) for c in columns] for i in items)
         if self.fields:
             items = [project(i, columns) for i in items]
-        lines = [_compact(i) for i in items]
+        lines = [dumps(i, separators=(",", ":")) for i in items]
         if self.mode == "jsonl":
             lines.append("")
             return "\n".join(lines)
@@ -188,19 +187,6 @@ class RecordWriter:
             self.stream.flush()
         except BrokenPipeError as exc:
             raise OutputClosed() from exc
-
-
-#: One encoder for every record: `json.dumps` with options builds a new one per call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-def _compact(item: Any) -> str:
-    """`sanitize.dumps(item)` in compact form, faster: the plain-ASCII record (nearly all
-    of them) needs none of its escaping."""
-    text = _ENCODER.encode(item)
-    if text.isascii() and "\x7f" not in text:
-        return text
-    return dumps(item, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------------- tables

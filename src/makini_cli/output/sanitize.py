@@ -143,12 +143,25 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{code:04x}"
 
 
+_COMPACT = (",", ":")
+
+
+@functools.cache
+def _compact_encoder() -> json.JSONEncoder:
+    return json.JSONEncoder(ensure_ascii=False, separators=_COMPACT)
+
+
 def dumps(
     value: Any, *, indent: int | None = None, separators: tuple[str, str] | None = None
 ) -> str:
     """`json.dumps(value, ensure_ascii=False)`, with every character `clean` would drop
     escaped: the same data, nothing raw on a terminal (rules: module docstring)."""
-    text = json.dumps(value, ensure_ascii=False, indent=indent, separators=separators)
+    if indent is None and separators == _COMPACT:
+        # One encoder for the compact form (a stream's lines): `json.dumps` with options
+        # builds a new one per call, which an export of 100,000 records feels.
+        text = _compact_encoder().encode(value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, indent=indent, separators=separators)
     if text.isascii() and "\x7f" not in text:
         return text  # json.dumps escaped all of C0 already; DEL is ASCII's only other
     return _patterns().json_unsafe.sub(_escape, text)
