@@ -90,17 +90,9 @@ def _money_text(value: Any) -> str | None:
     )
 
 
-@dataclass(frozen=True)
-class Amount(Spec):
+def amount(column: str) -> Fn:
     """A money amount as Makini writes totals: a string with two decimals."""
-
-    column: str
-
-    def reader(
-        self, platform: Platform, table: RawTable, served: Mapping[str, Entity]
-    ) -> Reader | None:
-        column = _column(table, self.column)
-        return lambda key, number, row: _money_text(row.values.get(column))
+    return fn(_money_text, column)
 
 
 @dataclass(frozen=True)
@@ -267,15 +259,9 @@ def _as_instant(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class DateObject(Spec):
-    column: str
-
-    def reader(
-        self, platform: Platform, table: RawTable, served: Mapping[str, Entity]
-    ) -> Reader | None:
-        column = _column(table, self.column)
-        return lambda key, number, row: _date_object(row.values.get(column))
+def date_object(column: str) -> Fn:
+    """A date as PHP writes a DateTime: `{"date", "timezone_type", "timezone"}`."""
+    return fn(_date_object, column)
 
 
 @dataclass(frozen=True)
@@ -402,12 +388,12 @@ _CMMS: Family = {
             "siteKey": Ref("site_id", "sites"),
             "vendorKey": Ref("vendor_id", "vendors"),
             "orderNo": "po_number",
-            "orderDate": DateObject("order_date"),
+            "orderDate": date_object("order_date"),
             "dueAt": "due_date",
             "shippingMethod": "shipping_method",
             "terms": "payment_terms",
-            "totalNetValue": Amount("subtotal"),
-            "totalGrossValue": Amount("total"),
+            "totalNetValue": amount("subtotal"),
+            "totalGrossValue": amount("total"),
         },
     ),
     "materials": (
@@ -457,12 +443,12 @@ _SAP: Family = {
             "siteKey": Ref("WERKS", "sites"),
             "vendorKey": Ref("LIFNR", "vendors"),
             "orderNo": "EBELN",
-            "orderDate": DateObject("BEDAT"),
+            "orderDate": date_object("BEDAT"),
             "dueAt": "EINDT",
             "terms": "ZTERM",
             "shippingMethod": "INCO1",
-            "totalNetValue": Amount("NETWR"),
-            "totalGrossValue": Amount("BRTWR"),
+            "totalNetValue": amount("NETWR"),
+            "totalGrossValue": amount("BRTWR"),
         },
     ),
     "materials": (
@@ -484,7 +470,7 @@ _SAP: Family = {
             "name": Join("MARA", "MAKTX"),
             "type": Join("MARA", "MTART"),
             "status": "VMSTA",
-            "price": Amount("KBETR"),
+            "price": amount("KBETR"),
             "ean": "EAN11",
         },
     ),
@@ -526,10 +512,10 @@ _SAP_B1: Family = {
         {
             "vendorKey": Ref("CardCode", "vendors"),
             "orderNo": "DocNum",
-            "orderDate": DateObject("DocDate"),
+            "orderDate": date_object("DocDate"),
             "dueAt": "DocDueDate",
             "notes": "Comments",
-            "totalGrossValue": Amount("DocTotal"),
+            "totalGrossValue": amount("DocTotal"),
         },
     ),
     "materials": (
@@ -548,7 +534,7 @@ _SAP_B1: Family = {
         {
             "code": "ItemCode",
             "name": "ItemName",
-            "price": Amount("AvgPrice"),
+            "price": amount("AvgPrice"),
             "quantity": Quantity("OnHand", uom="InvntryUom"),
             "ean": "CodeBars",
         },
@@ -617,12 +603,12 @@ _MAXIMO: Family = {
             "vendorKey": Ref("VENDOR", "vendors"),
             "orderNo": "PONUM",
             "title": "DESCRIPTION",
-            "orderDate": DateObject("ORDERDATE"),
+            "orderDate": date_object("ORDERDATE"),
             "dueAt": "REQUIREDDATE",
             "shippingMethod": "SHIPVIA",
             "terms": "PAYMENTTERMS",
-            "totalNetValue": Amount("PRETAXTOTAL"),
-            "totalGrossValue": Amount("TOTALCOST"),
+            "totalNetValue": amount("PRETAXTOTAL"),
+            "totalGrossValue": amount("TOTALCOST"),
         },
     ),
     "materials": (
@@ -690,9 +676,9 @@ _INFOR: Family = {
             "vendorKey": Ref("ORD_SUPPLIER", "vendors"),
             "orderNo": "ORD_CODE",
             "title": "ORD_DESC",
-            "orderDate": DateObject("ORD_DATE"),
+            "orderDate": date_object("ORD_DATE"),
             "dueAt": "ORD_DUE",
-            "totalGrossValue": Amount("ORD_PRICE"),
+            "totalGrossValue": amount("ORD_PRICE"),
         },
     ),
     "materials": (
@@ -729,11 +715,11 @@ _ODOO: Family = {
         {
             "vendorKey": Ref("partner_id", "vendors"),
             "orderNo": "name",
-            "orderDate": DateObject("date_order"),
+            "orderDate": date_object("date_order"),
             "dueAt": "date_planned",
             "notes": "notes",
-            "totalNetValue": Amount("amount_untaxed"),
-            "totalGrossValue": Amount("amount_total"),
+            "totalNetValue": amount("amount_untaxed"),
+            "totalGrossValue": amount("amount_total"),
         },
     ),
     "materials": (
@@ -753,7 +739,7 @@ _ODOO: Family = {
             "code": "default_code",
             "name": "name",
             "type": "type",
-            "price": Amount("list_price"),
+            "price": amount("list_price"),
         },
     ),
     "sales-orders": (
@@ -787,10 +773,10 @@ _NETSUITE: Family = {
             "siteKey": Ref("location", "sites"),
             "vendorKey": Ref("entity", "vendors"),
             "orderNo": "tranid",
-            "orderDate": DateObject("trandate"),
+            "orderDate": date_object("trandate"),
             "dueAt": "duedate",
             "description": "memo",
-            "totalGrossValue": Amount("total"),
+            "totalGrossValue": amount("total"),
         },
     ),
     "materials": (
@@ -811,7 +797,7 @@ _NETSUITE: Family = {
             "code": "itemid",
             "name": "displayname",
             "type": "itemtype",
-            "price": Amount("baseprice"),
+            "price": amount("baseprice"),
             "upc": "upccode",
         },
     ),
@@ -849,7 +835,7 @@ _DYNAMICS: Family = {
             "vendorKey": Ref("OrderAccount", "vendors"),
             "orderNo": "PurchId",
             "title": "PurchName",
-            "orderDate": DateObject("AccountingDate"),
+            "orderDate": date_object("AccountingDate"),
             "dueAt": "DeliveryDate",
             "shippingMethod": "DlvMode",
             "terms": "Payment",
@@ -865,7 +851,7 @@ _DYNAMICS: Family = {
             "code": "DisplayProductNumber",
             "name": "SearchName",
             "type": "ProductType",
-            "price": Amount("SalesPrice"),
+            "price": amount("SalesPrice"),
         },
     ),
     "sales-orders": (
@@ -889,10 +875,10 @@ _JDE: Family = {
             "siteKey": Ref("PHMCU", "sites"),
             "vendorKey": Ref("PHAN8", "vendors"),
             "orderNo": "PHDOCO",
-            "orderDate": DateObject("PHTRDJ"),
+            "orderDate": date_object("PHTRDJ"),
             "dueAt": "PHDRQJ",
             "terms": "PHPTC",
-            "totalGrossValue": Amount("PHOTOT"),
+            "totalGrossValue": amount("PHOTOT"),
         },
     ),
     "materials": (
@@ -937,9 +923,9 @@ _SAGE: Family = {
             "siteKey": Ref("WhseKey", "sites"),
             "vendorKey": Ref("VendKey", "vendors"),
             "orderNo": "TranNo",
-            "orderDate": DateObject("TranDate"),
+            "orderDate": date_object("TranDate"),
             "dueAt": "RequestDate",
-            "totalGrossValue": Amount("TranAmt"),
+            "totalGrossValue": amount("TranAmt"),
         },
     ),
     "materials": (
@@ -953,7 +939,7 @@ _SAGE: Family = {
     ),
     "products": (
         "timItem",
-        {"code": "ItemID", "name": "ShortDesc", "type": "ItemType", "price": Amount("StdPrice")},
+        {"code": "ItemID", "name": "ShortDesc", "type": "ItemType", "price": amount("StdPrice")},
     ),
     "sales-orders": (
         "tsoSalesOrder",
@@ -995,7 +981,7 @@ _TECSYS: Family = {
             "code": "ITEM_ID",
             "name": "DESCRIPTION",
             "status": "ITEM_STATUS",
-            "price": Amount("UNIT_PRICE"),
+            "price": amount("UNIT_PRICE"),
             "upc": "UPC",
             "sku": "ITEM_ID",
         },
@@ -1030,9 +1016,9 @@ _TECSYS: Family = {
             "siteKey": Ref("WAREHOUSE_ID", "sites"),
             "vendorKey": Ref("VENDOR_ID", "vendors"),
             "orderNo": "PO_ID",
-            "orderDate": DateObject("ORDER_DATE"),
+            "orderDate": date_object("ORDER_DATE"),
             "dueAt": "EXPECTED_DATE",
-            "totalGrossValue": Amount("TOTAL_AMOUNT"),
+            "totalGrossValue": amount("TOTAL_AMOUNT"),
         },
     ),
 }
@@ -1057,7 +1043,7 @@ _FISHBOWL: Family = {
             "partNumber": "num",
             "name": "description",
             "upc": "upc",
-            "price": Amount("stdCost"),
+            "price": amount("stdCost"),
             "type": "typeId",
         },
     ),
@@ -1087,9 +1073,9 @@ _FISHBOWL: Family = {
             "siteKey": Ref("locationGroupId", "sites"),
             "vendorKey": Ref("vendorId", "vendors"),
             "orderNo": "num",
-            "orderDate": DateObject("dateIssued"),
+            "orderDate": date_object("dateIssued"),
             "dueAt": "dateFirstShip",
-            "totalGrossValue": Amount("totalPrice"),
+            "totalGrossValue": amount("totalPrice"),
         },
     ),
 }
