@@ -19,7 +19,6 @@ from makini_cli.api.capabilities import Capabilities
 from makini_cli.api.errors import APIStatusError
 from makini_cli.api.facade import Makini
 from makini_cli.api.watch import (
-    DELETED,
     STATUS_FIELDS,
     StatusWatch,
     Update,
@@ -232,11 +231,11 @@ def test_a_deleted_connection_is_told_once_and_a_new_one_joins_unless_keys_were_
     server.event("connection.status_changed", "k9", {"from": None, "to": "offline"})
     updates = step_after(engine, clock)
     assert [(u.type, u.key, u.changed) for u in updates] == [
-        ("changed", "k1", ("status",)),
+        ("deleted", "k1", ()),
         ("snapshot", "k9", ()),
     ]
-    assert updates[0].object["status"] == DELETED and engine.objects["k1"]["status"] == DELETED
-    assert list(engine.objects) == ["k1", "k2", "k3", "k9"]
+    assert updates[0].object["key"] == "k1" and list(engine.deleted) == ["k1"]
+    assert list(engine.objects) == ["k2", "k3", "k9"]
     server.event("connection.status_changed", "k1", {})
     before = len(server.requests)
     assert step_after(engine, clock) == []
@@ -512,5 +511,3 @@ def test_a_wait_that_cannot_end_well_says_why() -> None:
         )
         is None
     )
-    assert hopeless(online, conn("k", status=DELETED)) == "deleted"
-    assert hopeless([parse_condition("status=deleted")], conn("k", status=DELETED)) is None

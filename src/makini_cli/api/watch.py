@@ -23,8 +23,9 @@ of one event-log read per interval plus one read per connection an event concern
 The selection is fixed at the start: KEYs, or the connections matching `status` and
 `health` then (so `--health offline --until health=online` waits for the outages of
 now). Without KEYs a connection created later joins if it matches the filters, with a
-`snapshot`. A deleted connection gets one last `changed` update, its status `"deleted"`
-(a value of this tool, not of the API), and is not read again.
+`snapshot`. A deleted connection gets one last update of type `deleted` carrying the
+object as it last was (no status is made up for it: the API simply has it no more),
+leaves `objects` for `deleted`, and is not read again.
 
 Failures: a transient one (network, 429, 5xx, after the client's own retries) sets
 `last_error` and the step ends early; what it had yet to re-read is re-read next time.
@@ -67,8 +68,6 @@ STATUS_FIELDS: tuple[str, ...] = (
 DOCUMENTED_FIELDS: tuple[str, ...] = ("key", "name", "status")
 #: Fields of the status object that are objects, and what can be asked of them (`--until`).
 NESTED_FIELDS: dict[str, tuple[str, ...]] = {"error": ("code", "message")}
-#: The status of a connection deleted while it was watched (not an API value).
-DELETED = "deleted"
 #: `sync_status` of a connection whose sync is queued or running (Makini writes
 #: `inprogress`; `in_progress` is taken too).
 IN_PROGRESS = frozenset({"inprogress", "in_progress"})
@@ -84,7 +83,7 @@ _SLACK_S = 0.005
 #: What waking up and writing a line take, on top of the reads (see `step`).
 _EARLY_S = 0.02
 
-UpdateType = Literal["snapshot", "changed", "alert"]
+UpdateType = Literal["snapshot", "changed", "alert", "deleted"]
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ class Update:
     key: str
     #: the status-object fields that changed; () for a snapshot or an alert
     changed: tuple[str, ...]
-    #: the whole status object after the change
+    #: the whole status object after the change (`deleted`: as it last was)
     object: dict[str, Any]
     #: alerts: when the outage began
     since: str | None = None
@@ -214,7 +213,8 @@ class StatusWatch:
         self._pending: dict[str, None] = {}
         #: connections that exist but are not watched
         self._others: set[str] = set()
-        self._gone: set[str] = set()
+        #: connections deleted while watched, in the order they went
+        self.deleted: dict[str, None] = {}
         #: (key, outage start) of the alerts given
         self._alerted: set[tuple[str, str]] = set()
         #: when this watch first saw a connection offline (a server without health_since)
@@ -327,7 +327,7 @@ class StatusWatch:
                 if not key or not _concerns(event.event):
                     continue
                 self._note_sync(key, event.event, event.body)
-                if key not in self._gone and key not in self._others:
+                if key not in self.deleted and key not in self._others:
                     self._pending[key] = None
         if self._cursor is None or now >= self._next_full:
             updates += self._reload()
@@ -369,7 +369,7 @@ class StatusWatch:
         self._pending.clear()
         updates: list[Update] = []
         for key in list(self.objects):
-            if key in self._gone:
+            if key in self.deleted:
                 continue
             if key not in listed:
                 updates.append(self._deleted(key))
@@ -391,6 +391,8 @@ class StatusWatch:
     def _reread(self, key: str) -> Update | None:
         """Read one connection an event named: its change, its deletion, or (a new
         connection, without KEYs) its first state."""
+        if key in self.deleted:
+            return None
         known = key in self.objects
         if not known and self.keys is not None:
             self._others.add(key)
@@ -428,15 +430,11 @@ class StatusWatch:
 
     def _deleted(self, key: str) -> Update:
         """The last update of a connection deleted while watched."""
-        self._gone.add(key)
+        self.deleted[key] = None
         self._pending.pop(key, None)
         self._sync_ids.pop(key, None)
-        after = dict(self.objects[key])
-        after["status"] = DELETED
-        if self.progress:
-            after["sync"] = None
-        self.objects[key] = after
-        return Update("changed", iso(self.wall()), key, ("status",), dict(after))
+        last = self.objects.pop(key)
+        return Update("deleted", iso(self.wall()), key, (), dict(last))
 
     # ------------------------------------------------------------------ progress
 
@@ -455,7 +453,7 @@ class StatusWatch:
         busy = [
             key
             for key, obj in self.objects.items()
-            if key not in self._gone and obj.get("sync_status") in IN_PROGRESS
+            if key not in self.deleted and obj.get("sync_status") in IN_PROGRESS
         ][:PROGRESS_LIMIT]
         for key, obj in self.objects.items():
             if key not in busy:
@@ -495,7 +493,7 @@ class StatusWatch:
     ) -> tuple[str, float] | None:
         """(when it began as written, as Unix seconds) of a connection's outage; None
         when it is not offline."""
-        if key in self._gone or obj.get("health") != "offline":
+        if key in self.deleted or obj.get("health") != "offline":
             if remember:
                 self._offline_seen.pop(key, None)
             return None
@@ -589,25 +587,21 @@ def holds(conditions: Iterable[Condition], objects: Mapping[str, Mapping[str, An
 
 def holds_for(rules: list[Condition], obj: Mapping[str, Any]) -> bool:
     """Every condition holds for this one connection."""
-    # A deleted connection keeps its last fields, but only `status=deleted` is true of it.
-    if obj.get("status") == DELETED and not any(r.path == ("status",) for r in rules):
-        return False
     return all(rule.holds(obj) for rule in rules)
 
 
 #: Why a wait can no longer end well for a connection (`hopeless`).
-Hopeless = Literal["deleted", "reauth_required"]
+Hopeless = Literal["reauth_required"]
 
 
 def hopeless(conditions: Iterable[Condition], obj: Mapping[str, Any]) -> Hopeless | None:
-    """Why `conditions` cannot come to hold for `obj` by itself: it was deleted, or it
-    needs reauthorization (only a person reconnecting it fixes that) while a condition
-    wants another health. None while waiting makes sense."""
+    """Why `conditions` cannot come to hold for `obj` by itself: it needs
+    reauthorization (only a person reconnecting it fixes that) while a condition wants
+    another health. None while waiting makes sense. (A deleted connection has no object
+    left: see `StatusWatch.deleted`.)"""
     rules = list(conditions)
     if holds_for(rules, obj):
         return None
-    if obj.get("status") == DELETED:
-        return "deleted"
     if obj.get("health") == "reauth_required" and any(
         rule.path == ("health",) and rule.value != "reauth_required" for rule in rules
     ):

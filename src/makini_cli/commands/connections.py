@@ -358,7 +358,7 @@ def status(
     one JSON line per connection, then one per change:
     {"type":"changed","at":…,"changed":["health"],"object":{…}}, and an "alert" line
     once a connection has been offline longer than --alert-after. A connection deleted
-    meanwhile gets a last "changed" line with its status "deleted". A failure to reach
+    meanwhile gets a last "deleted" line with its object as it was. A failure to reach
     the API is said once on stderr and the watch goes on.
 
     --until FIELD=VALUE waits until it holds for every connection: exit 0 then, 8 at
@@ -521,6 +521,8 @@ def _watch(
     def done(objects: "Mapping[str, dict[str, Any]]") -> bool:
         if not conditions:
             return False
+        for key in watcher.deleted:
+            _give_up(key, "deleted", conditions)
         if engine.holds(conditions, objects):
             return True
         for key, obj in objects.items():
