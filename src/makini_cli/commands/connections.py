@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -438,25 +439,15 @@ def _status_once(
     )
 
 
+@dataclass(frozen=True, kw_only=True)
 class _WatchOptions:
-    def __init__(
-        self,
-        *,
-        watch: bool,
-        conditions: "list[Condition]",
-        timeout: float | None,
-        interval: float,
-        interval_text: str,
-        alert_after: float,
-        max_updates: int | None,
-    ) -> None:
-        self.watch = watch
-        self.conditions = conditions
-        self.timeout = timeout
-        self.interval = interval
-        self.interval_text = interval_text
-        self.alert_after = alert_after
-        self.max_updates = max_updates
+    watch: bool
+    conditions: "list[Condition]"
+    timeout: float | None
+    interval: float
+    interval_text: str
+    alert_after: float
+    max_updates: int | None
 
 
 def _conditions(texts: list[str]) -> "list[Condition]":
